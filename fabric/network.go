@@ -1,0 +1,160 @@
+package fabric
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/autopathlab/autopathlab/clock"
+)
+
+// Network is one modelled network: its segments and its nodes.
+type Network struct {
+	clock     clock.Clock
+	transport Transport
+
+	mu       sync.RWMutex
+	segments map[string]*Segment
+	nodes    map[string]*Node
+	// latency is the one-way delay of a hop on a segment.
+	latency map[string]time.Duration
+}
+
+// Option configures a Network.
+type Option func(*Network)
+
+// WithClock sets the clock (default: real time).
+func WithClock(c clock.Clock) Option { return func(n *Network) { n.clock = c } }
+
+// WithTransport sets the flow transport (default: in memory).
+func WithTransport(t Transport) Option { return func(n *Network) { n.transport = t } }
+
+// New returns an empty network.
+func New(opts ...Option) *Network {
+	n := &Network{
+		segments: map[string]*Segment{},
+		nodes:    map[string]*Node{},
+		latency:  map[string]time.Duration{},
+	}
+	for _, o := range opts {
+		o(n)
+	}
+	if n.clock == nil {
+		n.clock = clock.Real()
+	}
+	if n.transport == nil {
+		n.transport = MemTransport{}
+	}
+	return n
+}
+
+// Clock returns the network's clock.
+func (n *Network) Clock() clock.Clock { return n.clock }
+
+// Segment returns the named segment, creating it on first use.
+func (n *Network) Segment(name string) *Segment {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s, ok := n.segments[name]
+	if !ok {
+		s = &Segment{name: name}
+		n.segments[name] = s
+	}
+	return s
+}
+
+// SetLatency sets the one-way delay of one hop across a segment.
+func (n *Network) SetLatency(segment string, d time.Duration) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.latency[segment] = d
+}
+
+// DefaultHopLatency is the one-way delay of a hop when none is set: about
+// what a 10 GbE switch hop between two VMs costs.
+const DefaultHopLatency = 120 * time.Microsecond
+
+func (n *Network) hopLatency(s *Segment) time.Duration {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if d, ok := n.latency[s.name]; ok {
+		return d
+	}
+	return DefaultHopLatency
+}
+
+// NodeConfig describes a node.
+type NodeConfig struct {
+	Name string
+	// AcceptAny makes the node accept traffic for any of its addresses on
+	// any interface: a Nutanix CVM "acts as a router" for 192.168.5.2
+	// arriving on eth0. Without it a node accepts only the addresses of the
+	// interface the packet arrived on.
+	AcceptAny bool
+	// Forwarding makes the node route packets that are not for it using
+	// its own routing table (a gateway).
+	Forwarding bool
+	// NeighborTimeout is how long a learned neighbour stays (default 1200 s,
+	// ESXi's ARP timeout).
+	NeighborTimeout time.Duration
+	// TTL is the initial TTL of the node's replies (default 64, Linux's;
+	// a switch's SVI answers with 255).
+	TTL int
+}
+
+// AddNode creates a powered-on node.
+func (n *Network) AddNode(cfg NodeConfig) (*Node, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, dup := n.nodes[cfg.Name]; dup {
+		return nil, fmt.Errorf("fabric: node %q already exists", cfg.Name)
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = 64
+	}
+	if cfg.NeighborTimeout == 0 {
+		cfg.NeighborTimeout = 1200 * time.Second
+	}
+	node := &Node{
+		net:       n,
+		name:      cfg.Name,
+		cfg:       cfg,
+		powered:   true,
+		listeners: map[uint16]*Listener{},
+		neighbors: newNeighborTable(n.clock, cfg.NeighborTimeout),
+		ports:     49152,
+	}
+	n.nodes[cfg.Name] = node
+	return node, nil
+}
+
+// Node returns a node by name.
+func (n *Network) Node(name string) *Node {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.nodes[name]
+}
+
+// Nodes returns all nodes sorted by name.
+func (n *Network) Nodes() []*Node {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := make([]*Node, 0, len(n.nodes))
+	for _, x := range n.nodes {
+		out = append(out, x)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// resolve answers an ARP request for addr sent out of egress: the interface
+// that owns addr on egress's segment, or nil.
+func (n *Network) resolve(egress *Interface, addr netip.Addr) *Interface {
+	seg := egress.Segment()
+	if seg == nil {
+		return nil
+	}
+	return seg.owner(addr)
+}

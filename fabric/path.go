@@ -1,0 +1,96 @@
+package fabric
+
+import (
+	"net/netip"
+	"time"
+)
+
+// arpTimeout is how long a sender waits for an ARP reply before it reports
+// the next hop as down.
+const arpTimeout = 3 * time.Second
+
+// maxHops bounds forwarding through gateway nodes.
+const maxHops = 16
+
+// path is where a packet from a node to a destination goes, hop by hop.
+type path struct {
+	egress  *Interface
+	src     netip.Addr
+	nextHop netip.Addr
+	hop     *Interface // the next hop's interface that answered ARP; nil if none
+	target  *Node      // the node that accepts the packet; nil if dropped
+	ingress *Interface // target's interface the packet arrives on
+	hops    int
+	latency time.Duration // one way
+}
+
+func (p path) sameAs(q path) bool {
+	return p.egress == q.egress && p.src == q.src && p.hop == q.hop && p.target == q.target
+}
+
+// pathTo computes the path of a packet to dst. With iface set the route
+// lookup is bypassed (vmkping -I): the packet leaves iface and its next hop
+// is dst itself. Errors are the sender's own: no route, interface down.
+func (n *Node) pathTo(r Router, iface *Interface, dst netip.Addr) (path, error) {
+	var p path
+	if iface != nil {
+		p.egress, p.nextHop = iface, dst
+	} else {
+		if r == nil {
+			r = n.DefaultRouter()
+		}
+		if r == nil {
+			return p, ErrNetUnreachable
+		}
+		rt, err := r.Lookup(dst)
+		if err != nil {
+			return p, err
+		}
+		p.egress, p.nextHop = rt.Iface, rt.NextHop(dst)
+	}
+	if !p.egress.Up() || p.egress.Segment() == nil {
+		return p, ErrNetDown
+	}
+	p.src = p.egress.Addr().Addr()
+	out, nh := p.egress, p.nextHop
+	for p.hops = 1; p.hops <= maxHops; p.hops++ {
+		hop := n.net.resolve(out, nh)
+		if hop == nil {
+			return p, nil
+		}
+		// ARP both ways: the asker learns the answer, the answerer the asker.
+		out.node.neighbors.learn(out, nh, hop.MAC())
+		if a := out.Addr(); a.IsValid() {
+			hop.node.neighbors.learn(hop, a.Addr(), out.MAC())
+		}
+		if p.hops == 1 {
+			p.hop = hop
+		}
+		p.latency += n.net.hopLatency(out.Segment())
+		x := hop.node
+		if x.owns(hop, dst) {
+			p.target, p.ingress = x, hop
+			return p, nil
+		}
+		if !x.cfg.Forwarding || x.DefaultRouter() == nil {
+			return p, nil
+		}
+		rt, err := x.DefaultRouter().Lookup(dst)
+		if err != nil || !rt.Iface.Up() {
+			return p, nil
+		}
+		out, nh = rt.Iface, rt.NextHop(dst)
+	}
+	return p, nil
+}
+
+// involves reports whether the flow's path runs through node x.
+func (c *Conn) involves(x *Node) bool {
+	if c.path.target == x {
+		return true
+	}
+	if c.path.hop != nil && c.path.hop.node == x {
+		return true
+	}
+	return false
+}
