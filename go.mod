@@ -9,9 +9,9 @@ require (
 	github.com/goccy/go-yaml v1.19.2 // indirect
 	github.com/jonboulle/clockwork v0.5.0 // indirect
 	github.com/stretchr/testify v1.12.1 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/term v0.47.0 // indirect
-
 	mvdan.cc/sh/v3 v3.14.1 // indirect
 )

@@ -1,0 +1,98 @@
+// Command lab runs an autopathlab lab: by default seed 001's cluster of
+// three ESXi hosts and three CVMs, each host's SSH on 127.0.0.1:2200+N.
+//
+//	lab [--topology FILE] [--ssh-port-base N] [--endpoints-json FILE] [--time-scale F]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/autopathlab/autopathlab/clock"
+	"github.com/autopathlab/autopathlab/harness"
+	"github.com/autopathlab/autopathlab/topology"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	topoFile := fs.String("topology", "", "topology `FILE` (default: the embedded three-node lab)")
+	portBase := fs.Int("ssh-port-base", 2200, "host N's SSH listens on `BASE`+N; 0 picks free ports")
+	listen := fs.String("listen", "127.0.0.1", "`HOST` the real listeners bind to")
+	endpoints := fs.String("endpoints-json", "", "write the endpoints to `FILE` once every listener accepts")
+	scale := fs.Float64("time-scale", 1, "run the emulator's own timers at this `FACTOR` of real time (0.05 = 20x faster)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "lab: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	topo := topology.Default()
+	if *topoFile != "" {
+		t, err := topology.Load(*topoFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "lab: %v\n", err)
+			return 1
+		}
+		topo = t
+	}
+	lab, err := harness.New(topo, harness.Options{
+		Clock:       clock.Scaled(*scale),
+		ListenHost:  *listen,
+		SSHPortBase: *portBase,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "lab: %v\n", err)
+		return 1
+	}
+	defer lab.Close()
+
+	fmt.Fprintf(stdout, "autopathlab: lab %q up in %s\n\n", topo.Name, lab.Started.Round(100_000))
+	lab.WriteEndpointsTable(stdout)
+	fmt.Fprintln(stdout, "\nSSH: root / nutanix/4u (keyboard-interactive). Ctrl-C stops the lab.")
+	if *endpoints != "" {
+		if err := writeAtomically(*endpoints, lab); err != nil {
+			fmt.Fprintf(stderr, "lab: %v\n", err)
+			return 1
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "autopathlab: stopping")
+	if err := lab.Close(); err != nil {
+		fmt.Fprintf(stderr, "lab: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// writeAtomically writes the endpoints JSON so a reader polling for the
+// file never sees half of it.
+func writeAtomically(path string, lab *harness.Lab) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".endpoints-*")
+	if err != nil {
+		return err
+	}
+	if err := lab.WriteEndpointsJSON(tmp); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,74 @@
+package harness
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// Endpoint is one node of a running lab as clients reach it.
+type Endpoint struct {
+	Name string `json:"name"`
+	// Role is esxi, cvm or gateway.
+	Role string `json:"role"`
+	// IPs are the node's modelled addresses.
+	IPs []string `json:"ips"`
+	// Listeners are real addresses by service: "ssh" -> "127.0.0.1:2201".
+	Listeners map[string]string `json:"listeners,omitempty"`
+}
+
+// Endpoints describes every node, hosts first, in topology order.
+func (l *Lab) Endpoints() []Endpoint {
+	var out []Endpoint
+	for i, th := range l.Topology.Hosts {
+		e := Endpoint{Name: th.Name, Role: "esxi", Listeners: map[string]string{}}
+		if i < len(l.Hosts) {
+			for _, v := range l.Hosts[i].VMkernel().Vmknics() {
+				if a := v.Addr(); a.IsValid() {
+					e.IPs = append(e.IPs, a.Addr().String())
+				}
+			}
+			if a := l.Hosts[i].Addr(); a != nil {
+				e.Listeners["ssh"] = a.String()
+			}
+		}
+		out = append(out, e)
+	}
+	for _, c := range l.Topology.CVMs {
+		e := Endpoint{Name: c.Name, Role: "cvm"}
+		for _, i := range c.Interfaces {
+			e.IPs = append(e.IPs, strings.SplitN(i.IP, "/", 2)[0])
+		}
+		out = append(out, e)
+	}
+	for _, g := range l.Topology.Gateways {
+		out = append(out, Endpoint{Name: g.Name, Role: "gateway", IPs: []string{strings.SplitN(g.IP, "/", 2)[0]}})
+	}
+	return out
+}
+
+// WriteEndpointsJSON writes {"lab": name, "nodes": [...]}.
+func (l *Lab) WriteEndpointsJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Lab   string     `json:"lab"`
+		Nodes []Endpoint `json:"nodes"`
+	}{l.Topology.Name, l.Endpoints()})
+}
+
+// WriteEndpointsTable prints the endpoints for people.
+func (l *Lab) WriteEndpointsTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tROLE\tIPS\tSSH")
+	for _, e := range l.Endpoints() {
+		ssh := e.Listeners["ssh"]
+		if ssh == "" {
+			ssh = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Role, strings.Join(e.IPs, ", "), ssh)
+	}
+	return tw.Flush()
+}

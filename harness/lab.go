@@ -1,0 +1,180 @@
+// Package harness assembles a lab from a topology: the fabric, the ESXi
+// hosts with their SSH servers, the CVMs and gateways, and exposes it to
+// tests the way net/http/httptest exposes a server: one call to start, one
+// to stop.
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/autopathlab/autopathlab/clock"
+	"github.com/autopathlab/autopathlab/esxisim"
+	"github.com/autopathlab/autopathlab/esxisim/vmkernel"
+	"github.com/autopathlab/autopathlab/fabric"
+	"github.com/autopathlab/autopathlab/topology"
+)
+
+// Options configure a lab.
+type Options struct {
+	// Clock drives every emulator timer (default real time).
+	Clock clock.Clock
+	// ListenHost is where real listeners bind (default 127.0.0.1).
+	ListenHost string
+	// SSHPortBase gives host N (1-based, in topology order) SSH port
+	// SSHPortBase+N unless the topology sets one. 0 picks free ports.
+	SSHPortBase int
+	// HostKeySeed makes host keys stable across restarts of the same lab
+	// (default: the topology name).
+	HostKeySeed string
+	// OnEvent receives SSH events from every host.
+	OnEvent func(esxisim.Event)
+}
+
+// Lab is a running lab.
+type Lab struct {
+	Topology *topology.Topology
+	Net      *fabric.Network
+	Clock    clock.Clock
+	Hosts    []*esxisim.Host
+	// Nodes holds the gateways and CVM stand-ins by name.
+	Nodes map[string]*fabric.Node
+	// Started is how long New took until every listener accepted.
+	Started time.Duration
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New builds the lab and starts its listeners. On error nothing is left
+// running.
+func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
+	t0 := time.Now()
+	if o.Clock == nil {
+		o.Clock = clock.Real()
+	}
+	if o.ListenHost == "" {
+		o.ListenHost = "127.0.0.1"
+	}
+	if o.HostKeySeed == "" {
+		o.HostKeySeed = "autopathlab/" + topo.Name
+	}
+	l := &Lab{Topology: topo, Net: fabric.New(fabric.WithClock(o.Clock)), Clock: o.Clock, Nodes: map[string]*fabric.Node{}}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	for _, g := range topo.Gateways {
+		n, err := l.Net.AddNode(fabric.NodeConfig{Name: g.Name, TTL: 255, Forwarding: true})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := n.AddInterface(fabric.InterfaceConfig{Name: "vlan1", Addr: netip.MustParsePrefix(g.IP), MAC: vmkernel.MAC(g.Name, "vlan1", 0x0c), Segment: g.Segment}); err != nil {
+			return nil, err
+		}
+		l.Nodes[g.Name] = n
+	}
+	for _, c := range topo.CVMs {
+		// Until the CVM emulator lands, a CVM is a node that accepts
+		// traffic for any of its addresses, as a CVM "acts as a router".
+		n, err := l.Net.AddNode(fabric.NodeConfig{Name: c.Name, AcceptAny: true})
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range c.Interfaces {
+			mac, err := optMAC(i.MAC)
+			if err != nil {
+				return nil, fmt.Errorf("cvm %s: %s: %w", c.Name, i.Name, err)
+			}
+			if mac == nil {
+				mac = vmkernel.MAC(c.Name, baseIface(i.Name), 0)
+			}
+			if _, err := n.AddInterface(fabric.InterfaceConfig{Name: i.Name, Addr: netip.MustParsePrefix(i.IP), MAC: mac, Segment: i.Segment}); err != nil {
+				return nil, err
+			}
+		}
+		l.Nodes[c.Name] = n
+	}
+	for idx, th := range topo.Hosts {
+		vc, err := vmkernelConfig(th)
+		if err != nil {
+			return nil, fmt.Errorf("host %s: %w", th.Name, err)
+		}
+		port := th.SSH.Port
+		if port == 0 && o.SSHPortBase != 0 {
+			port = o.SSHPortBase + idx + 1
+		}
+		users := map[string]esxisim.User{}
+		for _, u := range th.SSH.Users {
+			users[u.Name] = esxisim.User{Password: u.Password, AuthorizedKeys: u.AuthorizedKeys}
+		}
+		h, err := esxisim.New(l.Net, esxisim.Config{
+			VMkernel:     vc,
+			Addr:         net.JoinHostPort(o.ListenHost, strconv.Itoa(port)),
+			Users:        users,
+			PasswordAuth: th.SSH.PasswordAuth,
+			HostKeySeed:  o.HostKeySeed + "/" + th.Name,
+			OnEvent:      o.OnEvent,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("host %s: %w", th.Name, err)
+		}
+		l.Hosts = append(l.Hosts, h)
+		if err := h.Start(); err != nil {
+			return nil, fmt.Errorf("host %s: ssh: %w", th.Name, err)
+		}
+	}
+	l.Started = time.Since(t0)
+	return l, nil
+}
+
+// baseIface maps an alias (eth1:1) to the interface whose MAC it shares.
+func baseIface(name string) string {
+	for i := 0; i < len(name); i++ {
+		if name[i] == ':' {
+			return name[:i]
+		}
+	}
+	return name
+}
+
+// Host returns the ESXi host with the topology name, or nil.
+func (l *Lab) Host(name string) *esxisim.Host {
+	for i, th := range l.Topology.Hosts {
+		if th.Name == name && i < len(l.Hosts) {
+			return l.Hosts[i]
+		}
+	}
+	return nil
+}
+
+// Close stops every listener and session.
+func (l *Lab) Close() error {
+	l.closeOnce.Do(func() {
+		var errs []error
+		for _, h := range l.Hosts {
+			errs = append(errs, h.Close())
+		}
+		l.closeErr = errors.Join(errs...)
+	})
+	return l.closeErr
+}
+
+// Start runs a lab for a test on free loopback ports and stops it when the
+// test ends.
+func Start(t testing.TB, topo *topology.Topology, o Options) *Lab {
+	t.Helper()
+	l, err := New(topo, o)
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
