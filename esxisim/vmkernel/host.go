@@ -43,9 +43,11 @@ type Config struct {
 
 // VSwitchConfig describes a standard vSwitch.
 type VSwitchConfig struct {
-	Name       string
-	MTU        int
-	NumPorts   int
+	Name     string
+	MTU      int
+	NumPorts int
+	// ConfiguredPorts defaults to 128.
+	ConfiguredPorts int
 	Uplinks    []string
 	Portgroups []PortgroupConfig
 }
@@ -185,7 +187,10 @@ func MAC(host, iface string, oui0 byte) net.HardwareAddr {
 }
 
 func (h *Host) addVSwitch(vc VSwitchConfig) error {
-	vs := &VSwitch{Name: vc.Name, MTU: vc.MTU, NumPorts: vc.NumPorts, ConfiguredPorts: 128, CDP: "listen", Uplinks: vc.Uplinks}
+	vs := &VSwitch{Name: vc.Name, MTU: vc.MTU, NumPorts: vc.NumPorts, ConfiguredPorts: vc.ConfiguredPorts, CDP: "listen", Uplinks: vc.Uplinks}
+	if vs.ConfiguredPorts == 0 {
+		vs.ConfiguredPorts = 128
+	}
 	if vs.MTU == 0 {
 		vs.MTU = 1500
 	}
@@ -385,4 +390,25 @@ func (h *Host) PortgroupClients(name string) int {
 		}
 	}
 	return n
+}
+
+// UsedPorts is a vSwitch's "Used Ports": one internal port, two per uplink
+// and one per vmknic on its port groups — the count that reproduces real
+// hosts' figures (VMs are not modelled).
+func (h *Host) UsedPorts(vswitch string) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, vs := range h.vswitches {
+		if vs.Name != vswitch {
+			continue
+		}
+		n := 1 + 2*len(vs.Uplinks)
+		for _, v := range h.vmknics {
+			if pg, _ := h.portgroupLocked(v.Portgroup); pg != nil && pg.VSwitch == vswitch {
+				n++
+			}
+		}
+		return n
+	}
+	return 0
 }

@@ -87,13 +87,13 @@ type Vmknic struct {
 }
 
 // Addr returns the vmknic's IPv4 address and prefix (zero if none).
-func (v *Vmknic) Addr() netip.Prefix { return v.Iface.Addr() }
+func (v Vmknic) Addr() netip.Prefix { return v.Iface.Addr() }
 
 // MAC returns the vmknic's MAC address.
-func (v *Vmknic) MAC() net.HardwareAddr { return v.Iface.MAC() }
+func (v Vmknic) MAC() net.HardwareAddr { return v.Iface.MAC() }
 
 // Enabled reports whether the vmknic is up.
-func (v *Vmknic) Enabled() bool { return v.Iface.Up() }
+func (v Vmknic) Enabled() bool { return v.Iface.Up() }
 
 // MTU returns the vmknic MTU.
-func (v *Vmknic) MTU() int { return v.Iface.MTU() }
+func (v Vmknic) MTU() int { return v.Iface.MTU() }

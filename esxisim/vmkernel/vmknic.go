@@ -167,6 +167,7 @@ func (h *Host) SetVmknicIPv4(name string, ip netip.Prefix) error {
 	iface := v.Iface
 	h.mu.Unlock()
 	iface.SetAddr(ip)
+	h.log.Printf("Tcpip: 2195: %s: IPv4 address set to %s", name, ip)
 	return nil
 }
 
@@ -179,6 +180,11 @@ func (h *Host) SetVmknicEnabled(name string, on bool) error {
 		return ErrNoSuchVmknic
 	}
 	v.Iface.SetUp(on)
+	state := "disabled"
+	if on {
+		state = "enabled"
+	}
+	h.log.Printf("Net: 2467: %s %s", name, state)
 	return nil
 }
 
@@ -194,5 +200,21 @@ func (h *Host) SetVmknicMTU(name string, mtu int) error {
 		return ErrNoSuchVmknic
 	}
 	v.Iface.SetMTU(mtu)
+	return nil
+}
+
+// SetVmknicGateway changes a vmknic's own IPv4 gateway (7.x+); an invalid
+// address unsets it.
+func (h *Host) SetVmknicGateway(name string, gw netip.Addr) error {
+	if gw.IsValid() && !gw.Is4() {
+		return ErrBadParameter
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v := h.vmknicLocked(name)
+	if v == nil {
+		return ErrNoSuchVmknic
+	}
+	v.Gateway = gw
 	return nil
 }
