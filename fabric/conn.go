@@ -24,6 +24,7 @@ type Conn struct {
 	carrier       Carrier
 	inbound       bool
 	peer          *Node // for inbound conns: the originator
+	origin        *Conn // for inbound conns: the dialer's end, to forget it on reset
 
 	// Originator side only.
 	path       path
@@ -36,19 +37,22 @@ type Conn struct {
 func (c *Conn) Read(b []byte) (int, error)  { return c.carrier.Read(b) }
 func (c *Conn) Write(b []byte) (int, error) { return c.carrier.Write(b) }
 
-// Close sends FIN: the peer reads EOF.
+// Close sends FIN: the peer reads what was sent, then EOF.
 func (c *Conn) Close() error {
-	c.closeOnce.Do(func() {
-		if c.onClose != nil {
-			c.onClose()
-		}
-	})
+	c.release()
 	return c.carrier.Close()
 }
 
-// Reset aborts the flow with RST: both ends fail with ErrConnReset.
+// Reset aborts the flow with RST: both ends fail with ErrConnReset. Unlike
+// Close it discards bytes still in flight.
 func (c *Conn) Reset() {
 	c.carrier.Reset()
+	c.release()
+}
+
+// release drops an originated flow from its node's table: it no longer
+// holds its local port, nor is it re-evaluated.
+func (c *Conn) release() {
 	c.closeOnce.Do(func() {
 		if c.onClose != nil {
 			c.onClose()
@@ -77,56 +81,4 @@ func (c *Conn) Info() FlowInfo {
 		fi.Target = c.path.target.name
 	}
 	return fi
-}
-
-// Listener accepts modelled flows on one port of a node.
-type Listener struct {
-	node *Node
-	port uint16
-	ch   chan *Conn
-
-	once sync.Once
-	done chan struct{}
-}
-
-// offer queues an incoming flow; false if the listener is gone or full
-// (the SYN is answered with RST).
-func (l *Listener) offer(c *Conn) bool {
-	select {
-	case <-l.done:
-		return false
-	default:
-	}
-	select {
-	case l.ch <- c:
-		return true
-	case <-l.done:
-		return false
-	default:
-		return false
-	}
-}
-
-// Accept waits for the next flow.
-func (l *Listener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.done:
-		return nil, ErrClosed
-	}
-}
-
-// Close stops accepting.
-func (l *Listener) Close() error {
-	l.node.unlisten(l)
-	l.shut()
-	return nil
-}
-
-func (l *Listener) shut() { l.once.Do(func() { close(l.done) }) }
-
-// Addr returns the listening port on the node's unspecified address.
-func (l *Listener) Addr() net.Addr {
-	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.IPv4Unspecified(), l.port))
 }

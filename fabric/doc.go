@@ -3,13 +3,20 @@
 // ICMP echo and modelled TCP flows. It knows nothing about ESXi or Nutanix;
 // esxisim and cvmsim build their nodes on it.
 //
-// A flow's path (egress interface, next-hop node, destination node) is fixed
-// when it is opened. When a node's routes change the node re-evaluates its
-// open flows, and a flow whose path changed is reset, the way a real next
-// hop that never saw the connection answers with RST. Powering a node off
-// blackholes its flows: no FIN and no RST, peers find out by timeout.
+// A flow's path (egress interface, source address, next-hop interface,
+// target node) is fixed when it is opened. Any route or interface change
+// re-evaluates every open flow of the network: a flow whose path changed to
+// a live new target is reset, the way a real next hop that never saw the
+// connection answers with RST; a flow with no usable path stalls and resumes
+// when its original path is back. Powering a node off blackholes its flows:
+// no FIN and no RST, peers find out by timeout. Powering it on resets the
+// flows it had forgotten.
 //
 // Flows are carried by a Transport. The in-memory transport joins nodes of
 // one process; nothing above this package may assume both ends of a flow
 // live in one process.
+//
+// Locking: Network's flow lock (reeval) is taken first, by Dial, Reevaluate
+// and SetPowered; it is held while Routers are consulted. Every other lock
+// of the package is a leaf: none is held while another is taken.
 package fabric

@@ -45,7 +45,7 @@ func (n *Node) Echo(req EchoRequest) (*EchoReply, error) {
 	if req.Size == 0 {
 		req.Size = 56
 	}
-	p, err := n.pathTo(req.Router, req.Iface, req.Dst)
+	p, err := n.pathTo(req.Router, req.Iface, req.Dst, true)
 	if err != nil {
 		return nil, err
 	}

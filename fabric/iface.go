@@ -45,11 +45,11 @@ func (s *Segment) detach(i *Interface) {
 }
 
 // owner finds the live interface on the segment that holds addr: what an ARP
-// request for addr on this segment would find.
+// request for addr on this segment would find. It checks the interfaces on a
+// copy of the list: holding s.mu while taking Interface.mu and Node.mu would
+// invert AddInterface's order (Node.mu, then Segment.mu) and deadlock.
 func (s *Segment) owner(addr netip.Addr) *Interface {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, i := range s.ifaces {
+	for _, i := range s.Interfaces() {
 		if i.Up() && i.node.Powered() && i.Addr().Addr() == addr {
 			return i
 		}
@@ -89,7 +89,8 @@ func (i *Interface) Addr() netip.Prefix {
 	return i.addr
 }
 
-// SetAddr changes the address. The node's flows are re-evaluated.
+// SetAddr changes the address. Every flow of the network is re-evaluated:
+// the change may move other nodes' next hops too.
 func (i *Interface) SetAddr(p netip.Prefix) {
 	i.mu.Lock()
 	i.addr = p
@@ -111,7 +112,8 @@ func (i *Interface) Up() bool {
 	return i.up
 }
 
-// SetUp brings the interface up or down; the node's flows are re-evaluated.
+// SetUp brings the interface up or down; every flow of the network is
+// re-evaluated.
 func (i *Interface) SetUp(up bool) {
 	i.mu.Lock()
 	i.up = up
@@ -126,7 +128,8 @@ func (i *Interface) MTU() int {
 	return i.mtu
 }
 
-// SetMTU changes the interface MTU.
+// SetMTU changes the interface MTU. Flows do not depend on it, so nothing
+// is re-evaluated.
 func (i *Interface) SetMTU(m int) {
 	i.mu.Lock()
 	defer i.mu.Unlock()

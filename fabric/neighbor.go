@@ -49,6 +49,15 @@ func (t *neighborTable) learn(i *Interface, ip netip.Addr, mac net.HardwareAddr)
 	t.m[neighborKey{i, ip}] = neighborEntry{mac: mac, expires: t.clock.Now().Add(t.timeout)}
 }
 
+// has reports whether a live entry for ip on i exists: a sender with one
+// skips ARP and sends to the cached MAC even if its owner is gone.
+func (t *neighborTable) has(i *Interface, ip netip.Addr) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.m[neighborKey{i, ip}]
+	return ok && t.clock.Now().Before(e.expires)
+}
+
 func (t *neighborTable) flush() {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -15,6 +15,14 @@ type Network struct {
 	clock     clock.Clock
 	transport Transport
 
+	// reeval serialises every decision about a flow's fate: Dial fixing a
+	// path and registering the flow, Reevaluate, power changes. Without it
+	// a slow re-evaluation could overwrite a newer one (pause a flow whose
+	// path just came back) or miss a flow registered in between. It is
+	// taken before any other lock of the package and never while one is
+	// held.
+	reeval sync.Mutex
+
 	mu       sync.RWMutex
 	segments map[string]*Segment
 	nodes    map[string]*Node
@@ -28,7 +36,8 @@ type Option func(*Network)
 // WithClock sets the clock (default: real time).
 func WithClock(c clock.Clock) Option { return func(n *Network) { n.clock = c } }
 
-// WithTransport sets the flow transport (default: in memory).
+// WithTransport sets the flow transport (default: MemTransport{}, whose
+// deadlines are wall-clock times as net.Conn documents).
 func WithTransport(t Transport) Option { return func(n *Network) { n.transport = t } }
 
 // New returns an empty network.
@@ -123,8 +132,10 @@ func (n *Network) AddNode(cfg NodeConfig) (*Node, error) {
 		cfg:       cfg,
 		powered:   true,
 		listeners: map[uint16]*Listener{},
+		flows:     map[*Conn]struct{}{},
+		lports:    map[uint16]int{},
 		neighbors: newNeighborTable(n.clock, cfg.NeighborTimeout),
-		ports:     49152,
+		ports:     ephemeralFirst,
 	}
 	n.nodes[cfg.Name] = node
 	return node, nil

@@ -31,7 +31,9 @@ func (p path) sameAs(q path) bool {
 // pathTo computes the path of a packet to dst. With iface set the route
 // lookup is bypassed (vmkping -I): the packet leaves iface and its next hop
 // is dst itself. Errors are the sender's own: no route, interface down.
-func (n *Node) pathTo(r Router, iface *Interface, dst netip.Addr) (path, error) {
+// learn says whether the packet is really sent (Dial, Echo), so that ARP
+// teaches the neighbour tables; re-evaluating a flow's path sends nothing.
+func (n *Node) pathTo(r Router, iface *Interface, dst netip.Addr, learn bool) (path, error) {
 	var p path
 	if iface != nil {
 		p.egress, p.nextHop = iface, dst
@@ -46,6 +48,9 @@ func (n *Node) pathTo(r Router, iface *Interface, dst netip.Addr) (path, error) 
 		if err != nil {
 			return p, err
 		}
+		if rt.Iface == nil {
+			return p, ErrNetUnreachable
+		}
 		p.egress, p.nextHop = rt.Iface, rt.NextHop(dst)
 	}
 	if !p.egress.Up() || p.egress.Segment() == nil {
@@ -58,10 +63,13 @@ func (n *Node) pathTo(r Router, iface *Interface, dst netip.Addr) (path, error) 
 		if hop == nil {
 			return p, nil
 		}
-		// ARP both ways: the asker learns the answer, the answerer the asker.
-		out.node.neighbors.learn(out, nh, hop.MAC())
-		if a := out.Addr(); a.IsValid() {
-			hop.node.neighbors.learn(hop, a.Addr(), out.MAC())
+		if learn {
+			// ARP both ways: the asker learns the answer, the answerer
+			// the asker.
+			out.node.neighbors.learn(out, nh, hop.MAC())
+			if a := out.Addr(); a.IsValid() {
+				hop.node.neighbors.learn(hop, a.Addr(), out.MAC())
+			}
 		}
 		if p.hops == 1 {
 			p.hop = hop
@@ -76,21 +84,10 @@ func (n *Node) pathTo(r Router, iface *Interface, dst netip.Addr) (path, error) 
 			return p, nil
 		}
 		rt, err := x.DefaultRouter().Lookup(dst)
-		if err != nil || !rt.Iface.Up() {
+		if err != nil || rt.Iface == nil || !rt.Iface.Up() {
 			return p, nil
 		}
 		out, nh = rt.Iface, rt.NextHop(dst)
 	}
 	return p, nil
-}
-
-// involves reports whether the flow's path runs through node x.
-func (c *Conn) involves(x *Node) bool {
-	if c.path.target == x {
-		return true
-	}
-	if c.path.hop != nil && c.path.hop.node == x {
-		return true
-	}
-	return false
 }

@@ -1,9 +1,11 @@
 package fabric
 
 import (
+	"cmp"
 	"errors"
 	"net/netip"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 )
 
@@ -96,57 +98,60 @@ func (t *RouteTable) Connected() []Route {
 	t.mu.RLock()
 	sel := t.selection
 	t.mu.RUnlock()
-	ifs := t.ifaces()
-	sort.SliceStable(ifs, func(a, b int) bool {
+	// A copy: the slice ifaces returns may be its owner's.
+	ifs := slices.DeleteFunc(slices.Clone(t.ifaces()), func(i *Interface) bool { return i == nil })
+	slices.SortStableFunc(ifs, func(a, b *Interface) int {
 		if sel == LowestName {
-			return nameLess(ifs[a].Name(), ifs[b].Name())
+			return nameCompare(a.Name(), b.Name())
 		}
-		return ifs[a].Seq() < ifs[b].Seq()
+		return cmp.Compare(a.Seq(), b.Seq())
 	})
 	var out []Route
-	seen := map[netip.Prefix]bool{}
 	for _, i := range ifs {
+		if !i.Up() {
+			continue
+		}
 		a := i.Addr()
-		if !a.IsValid() || !i.Up() || !a.Addr().Is4() {
+		if !a.IsValid() || !a.Addr().Is4() {
 			continue
 		}
 		p := a.Masked()
-		if seen[p] {
+		// Subnets are few; a linear scan beats a map here.
+		if slices.ContainsFunc(out, func(r Route) bool { return r.Dst == p }) {
 			continue
 		}
-		seen[p] = true
 		out = append(out, Route{Dst: p, Iface: i})
 	}
 	return out
 }
 
-// nameLess orders names by their alphabetic prefix, then numerically by
+// nameCompare orders names by their alphabetic prefix, then numerically by
 // their trailing digits: vmk2 < vmk10.
-func nameLess(a, b string) bool {
-	sa, na := splitNum(a)
-	sb, nb := splitNum(b)
-	if sa != sb {
-		return sa < sb
+func nameCompare(a, b string) int {
+	sa, da := splitNum(a)
+	sb, db := splitNum(b)
+	if c := cmp.Compare(sa, sb); c != 0 {
+		return c
 	}
-	if na != nb {
-		return na < nb
+	// Compare digit strings as numbers of any length: strip leading zeros,
+	// then the longer is larger, then lexically.
+	ta, tb := strings.TrimLeft(da, "0"), strings.TrimLeft(db, "0")
+	if c := cmp.Compare(len(ta), len(tb)); c != 0 {
+		return c
 	}
-	return a < b
+	if c := cmp.Compare(ta, tb); c != 0 {
+		return c
+	}
+	return cmp.Compare(a, b)
 }
 
-func splitNum(s string) (string, int) {
+// splitNum splits a name into its prefix and its trailing digits.
+func splitNum(s string) (prefix, digits string) {
 	i := len(s)
 	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
 		i--
 	}
-	n := 0
-	for _, c := range s[i:] {
-		n = n*10 + int(c-'0')
-		if n > 1<<20 {
-			break
-		}
-	}
-	return s[:i], n
+	return s[:i], s[i:]
 }
 
 // Static returns the configured static routes, default gateway included.
@@ -192,18 +197,24 @@ func (t *RouteTable) Routes() []Route {
 }
 
 // Lookup returns the longest-prefix route to dst. A connected route wins a
-// tie with a static route of the same prefix.
+// tie with a static route of the same prefix; among static routes of one
+// prefix the first added wins. It walks the static routes in place rather
+// than building Routes(): it runs for every packet the model sends.
 func (t *RouteTable) Lookup(dst netip.Addr) (Route, error) {
-	var best Route
-	found := false
-	for _, r := range t.Routes() {
-		if !r.Dst.Contains(dst) {
+	conn := t.Connected()
+	best, found := connectedFor(conn, dst)
+	t.mu.RLock()
+	for _, s := range t.static {
+		if !s.Dst.Contains(dst) || (found && s.Dst.Bits() <= best.Dst.Bits()) {
 			continue
 		}
-		if !found || r.Dst.Bits() > best.Dst.Bits() {
-			best, found = r, true
+		c, ok := connectedFor(conn, s.Gateway)
+		if !ok {
+			continue
 		}
+		best, found = Route{Dst: s.Dst, Gateway: s.Gateway, Iface: c.Iface, Static: true}, true
 	}
+	t.mu.RUnlock()
 	if !found {
 		return Route{}, ErrNetUnreachable
 	}
@@ -211,8 +222,12 @@ func (t *RouteTable) Lookup(dst netip.Addr) (Route, error) {
 }
 
 // Add adds a static route. The gateway must be on a connected subnet
-// (ErrNetUnreachable otherwise); an identical route is ErrExists.
+// (ErrNetUnreachable otherwise); an identical route, or a second default
+// route, is ErrExists.
 func (t *RouteTable) Add(dst netip.Prefix, gw netip.Addr) error {
+	if !dst.IsValid() {
+		return ErrNetUnreachable
+	}
 	dst = dst.Masked()
 	if _, ok := connectedFor(t.Connected(), gw); !ok {
 		return ErrNetUnreachable

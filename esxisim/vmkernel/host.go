@@ -48,8 +48,8 @@ type VSwitchConfig struct {
 	NumPorts int
 	// ConfiguredPorts defaults to 128.
 	ConfiguredPorts int
-	Uplinks    []string
-	Portgroups []PortgroupConfig
+	Uplinks         []string
+	Portgroups      []PortgroupConfig
 }
 
 // PortgroupConfig describes a port group.
