@@ -19,7 +19,8 @@ type Lab struct {
 	Host  *vmkernel.Host
 	// Peers: "gw" (192.168.1.1), "cvm-a" (192.168.1.27 on the public
 	// segment, 192.168.5.2 and .254 on host A's vSwitchNutanix), "cvm-b"
-	// (192.168.1.28), "cvm-c" (192.168.1.29).
+	// (192.168.1.28, and 192.168.5.2 on host B's private segment), "cvm-c"
+	// (192.168.1.29, 192.168.5.2 on host C's).
 	Peers map[string]*fabric.Node
 }
 
@@ -82,7 +83,15 @@ func NewWithClock(t testing.TB, c clock.Clock, cfg vmkernel.Config) *Lab {
 		fabric.InterfaceConfig{Name: "eth1", Addr: netip.MustParsePrefix("192.168.5.2/24"), Segment: cfg.Hostname + "/vSwitchNutanix"},
 		fabric.InterfaceConfig{Name: "eth1:1", Addr: netip.MustParsePrefix("192.168.5.254/24"), Segment: cfg.Hostname + "/vSwitchNutanix"},
 	)
-	peer("cvm-b", 64, true, fabric.InterfaceConfig{Name: "eth0", Addr: netip.MustParsePrefix("192.168.1.28/24"), Segment: "public"})
-	peer("cvm-c", 64, true, fabric.InterfaceConfig{Name: "eth0", Addr: netip.MustParsePrefix("192.168.1.29/24"), Segment: "public"})
+	// CVMs B and C sit on their own hosts' private segments, which host A
+	// cannot reach at L2; they answer for 192.168.5.2 arriving on eth0.
+	peer("cvm-b", 64, true,
+		fabric.InterfaceConfig{Name: "eth0", Addr: netip.MustParsePrefix("192.168.1.28/24"), Segment: "public"},
+		fabric.InterfaceConfig{Name: "eth1", Addr: netip.MustParsePrefix("192.168.5.2/24"), Segment: "NTNX-BLOCK1-B/vSwitchNutanix"},
+	)
+	peer("cvm-c", 64, true,
+		fabric.InterfaceConfig{Name: "eth0", Addr: netip.MustParsePrefix("192.168.1.29/24"), Segment: "public"},
+		fabric.InterfaceConfig{Name: "eth1", Addr: netip.MustParsePrefix("192.168.5.2/24"), Segment: "NTNX-BLOCK1-C/vSwitchNutanix"},
+	)
 	return l
 }
