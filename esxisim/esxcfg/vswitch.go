@@ -178,4 +178,3 @@ func (t *tool) listVswitches() int {
 	t.printf("%s", b.String())
 	return 0
 }
-

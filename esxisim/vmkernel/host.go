@@ -149,6 +149,14 @@ func New(nw *fabric.Network, cfg Config) (*Host, error) {
 	}
 	h.ensureNetstack(DefaultNetstack)
 	node.SetRouter(h.netstacks[DefaultNetstack].Routes)
+	// A topology's vmknics may name other netstacks (vmotion,
+	// provisioning); they exist before their vmknics, as on ESXi where
+	// "esxcli network ip netstack add" comes first.
+	for _, vc := range cfg.Vmknics {
+		if vc.Netstack != "" {
+			h.AddNetstack(vc.Netstack)
+		}
+	}
 	for _, vc := range cfg.Vmknics {
 		if _, err := h.AddVmknic(vc); err != nil {
 			return nil, fmt.Errorf("vmkernel: %s: %s: %w", cfg.Hostname, vc.Name, err)
@@ -278,6 +286,22 @@ func (h *Host) ifacesOf(netstack string) []*fabric.Interface {
 		}
 	}
 	return out
+}
+
+// AddNetstack creates a netstack instance if it does not exist yet.
+func (h *Host) AddNetstack(name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ensureNetstack(name)
+}
+
+// DefaultGateway returns a netstack's default gateway, if set.
+func (h *Host) DefaultGateway(netstack string) (netip.Addr, bool) {
+	ns, err := h.Netstack(netstack)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return ns.Routes.Default()
 }
 
 // Node returns the host's fabric node.

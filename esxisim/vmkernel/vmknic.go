@@ -80,7 +80,14 @@ func (h *Host) AddVmknic(c VmknicConfig) (string, error) {
 	if c.IP.IsValid() && (!c.IP.Addr().Is4() || c.IP.Bits() == 0) {
 		return "", ErrBadParameter
 	}
+	if c.MTU != 0 && (c.MTU < 1280 || c.MTU > 9000) {
+		return "", ErrBadParameter
+	}
 	h.mu.Lock()
+	if _, ok := h.netstacks[c.Netstack]; !ok {
+		h.mu.Unlock()
+		return "", ErrNoSuchNetstack
+	}
 	pg, _ := h.portgroupLocked(c.Portgroup)
 	if pg == nil {
 		h.mu.Unlock()
@@ -99,7 +106,6 @@ func (h *Host) AddVmknic(c VmknicConfig) (string, error) {
 		return "", ErrVmknicExists
 	}
 	seg, _ := h.segmentOfLocked(c.Portgroup)
-	h.ensureNetstack(c.Netstack)
 	if c.MAC == nil {
 		c.MAC = MAC(h.hostname, c.Name, 0)
 	}
