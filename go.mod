@@ -3,15 +3,18 @@ module github.com/autopathlab/autopathlab
 go 1.26.0
 
 require (
+	github.com/benhoyt/goawk v1.31.0
+	github.com/gliderlabs/ssh v0.3.8
+	github.com/goccy/go-yaml v1.19.2
+	github.com/jonboulle/clockwork v0.5.0
+	github.com/stretchr/testify v1.12.1
+	golang.org/x/crypto v0.58.0
+	golang.org/x/term v0.47.0
+	mvdan.cc/sh/v3 v3.14.1
+)
+
+require (
 	github.com/anmitsu/go-shlex v0.0.0-20200514113438-38f4b401e2be // indirect
-	github.com/benhoyt/goawk v1.31.0 // indirect
-	github.com/gliderlabs/ssh v0.3.8 // indirect
-	github.com/goccy/go-yaml v1.19.2 // indirect
-	github.com/jonboulle/clockwork v0.5.0 // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
-	golang.org/x/term v0.47.0 // indirect
-	mvdan.cc/sh/v3 v3.14.1 // indirect
 )

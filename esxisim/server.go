@@ -34,9 +34,11 @@ var ErrServerClosed = errors.New("esxisim: server closed")
 // accepts: RSA with SHA-2 and ECDSA (certificates of those follow), never
 // ed25519, which FIPS mode rejects (reference §8.4), nor SHA-1 "ssh-rsa",
 // off by default since OpenSSH 8.8.
-var pubKeyAlgorithms = []string{
-	gossh.KeyAlgoRSASHA256, gossh.KeyAlgoRSASHA512,
-	gossh.KeyAlgoECDSA256, gossh.KeyAlgoECDSA384, gossh.KeyAlgoECDSA521,
+func pubKeyAlgorithms() []string {
+	return []string{
+		gossh.KeyAlgoRSASHA256, gossh.KeyAlgoRSASHA512,
+		gossh.KeyAlgoECDSA256, gossh.KeyAlgoECDSA384, gossh.KeyAlgoECDSA521,
+	}
 }
 
 func (h *Host) newServer() *ssh.Server {
@@ -63,7 +65,7 @@ func (h *Host) newServer() *ssh.Server {
 		ServerConfigCallback: func(ctx ssh.Context) *gossh.ServerConfig {
 			st, _ := ctx.Value(connStateKey{}).(*connState)
 			cfg := &gossh.ServerConfig{
-				PublicKeyAuthAlgorithms: pubKeyAlgorithms,
+				PublicKeyAuthAlgorithms: pubKeyAlgorithms(),
 				MaxAuthTries:            h.cfg.MaxAuthTries,
 				AuthLogCallback: func(conn gossh.ConnMetadata, method string, err error) {
 					if err == nil && st != nil {

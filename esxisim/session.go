@@ -105,12 +105,19 @@ func (h *Host) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.New
 			}
 			s.mu.Unlock()
 			if ok {
+				// Reply before the command can finish and close the
+				// channel, or the client sees the channel gone instead of
+				// its reply.
+				if req.WantReply {
+					_ = req.Reply(true, nil)
+				}
 				done = make(chan struct{})
 				interactive := req.Type == "shell"
 				go func() {
 					defer close(done)
 					s.run(ctx, interactive, cmd.Command)
 				}()
+				continue
 			}
 		case "signal":
 			// Only INT would matter (Ctrl-C without a PTY); OpenSSH's

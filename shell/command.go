@@ -8,7 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	
+
 	"mvdan.cc/sh/v3/expand"
 
 	"github.com/autopathlab/autopathlab/clock"

@@ -183,17 +183,6 @@ func (t *tree) walk(p string, follow bool) (l loc, next string, err error) {
 	panic("unreachable")
 }
 
-// mountUnder reports whether a mount point lies strictly below dir.
-func (t *tree) mountUnder(dir string) bool {
-	prefix := strings.TrimSuffix(dir, "/") + "/"
-	for mp := range t.mounts {
-		if strings.HasPrefix(mp, prefix) {
-			return true
-		}
-	}
-	return false
-}
-
 // Stat returns the FileInfo of name, following symlinks.
 func (f *FS) Stat(name string) (fs.FileInfo, error) { return f.stat("stat", name, true) }
 
@@ -552,8 +541,20 @@ func (f *FS) Remove(name string) error {
 }
 
 // RemoveAll removes name and everything below it; a missing name is not an
-// error. It refuses (EBUSY) to remove a tree holding a mount point.
+// error. It refuses (EBUSY) to touch a tree holding a mount point, so that
+// `rm -rf /vmfs` cannot empty a datastore.
 func (f *FS) RemoveAll(name string) error {
+	f.t.mu.RLock()
+	l, err := f.t.resolve("remove", name, false)
+	busy := err == nil && l.m == nil && (l.parent == nil || f.t.mountUnder(l.path))
+	f.t.mu.RUnlock()
+	if busy {
+		return pathErr("remove", name, errBusy)
+	}
+	return f.removeAll(name)
+}
+
+func (f *FS) removeAll(name string) error {
 	fi, err := f.Lstat(name)
 	if err != nil {
 		if pe, ok := err.(*fs.PathError); ok && pe.Err == errNotExist {
@@ -567,7 +568,7 @@ func (f *FS) RemoveAll(name string) error {
 			return err
 		}
 		for _, e := range ents {
-			if err := f.RemoveAll(Clean(name) + "/" + e.Name()); err != nil {
+			if err := f.removeAll(Clean(name) + "/" + e.Name()); err != nil {
 				return err
 			}
 		}
@@ -626,67 +627,4 @@ func (f *FS) Rename(oldname, newname string) error {
 	now := f.t.now()
 	ol.parent.modTime, nl.parent.modTime = now, now
 	return nil
-}
-
-// Mount makes m serve dir and everything below it. dir's parent must be a
-// directory outside any mount; dir itself need not exist (a mount point
-// shows up in its parent's listing either way, and hides what was there).
-func (f *FS) Mount(dir string, m Mount) error {
-	p := Clean(dir)
-	f.t.mu.Lock()
-	defer f.t.mu.Unlock()
-	if p == "/" {
-		return pathErr("mount", dir, errBusy)
-	}
-	if _, ok := f.t.mounts[p]; ok {
-		return pathErr("mount", dir, errBusy)
-	}
-	l, err := f.t.resolve("mount", path.Dir(p), true)
-	if err != nil {
-		return err
-	}
-	if l.m != nil {
-		return pathErr("mount", dir, errXDev)
-	}
-	if l.n == nil {
-		return pathErr("mount", dir, errNotExist)
-	}
-	if !l.n.isDir() {
-		return pathErr("mount", dir, errNotDir)
-	}
-	f.t.mounts[Clean(l.path+"/"+path.Base(p))] = m
-	return nil
-}
-
-// Unmount detaches the mount at dir.
-func (f *FS) Unmount(dir string) error {
-	p := Clean(dir)
-	f.t.mu.Lock()
-	defer f.t.mu.Unlock()
-	if _, ok := f.t.mounts[p]; !ok {
-		return pathErr("umount", dir, errInval)
-	}
-	delete(f.t.mounts, p)
-	return nil
-}
-
-// MountPoints lists the mount points, sorted.
-func (f *FS) MountPoints() []string {
-	f.t.mu.RLock()
-	defer f.t.mu.RUnlock()
-	var out []string
-	for mp := range f.t.mounts {
-		out = append(out, mp)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// unwrapPath strips a mount's own *fs.PathError so that ours, naming the
-// path as the user typed it, is the only one.
-func unwrapPath(err error) error {
-	if pe, ok := err.(*fs.PathError); ok {
-		return pe.Err
-	}
-	return err
 }

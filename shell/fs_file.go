@@ -18,23 +18,6 @@ type File interface {
 	Stat() (fs.FileInfo, error)
 }
 
-// Mount serves a directory tree, e.g. an NFS export mounted under
-// /vmfs/volumes. Names are relative to the mount's root in io/fs form:
-// "." is the root, "a/b" below it, never a leading slash or "..".
-//
-// Any method may block (a server that stopped answering); it must return
-// once ctx is done. Errors should wrap a syscall.Errno or an io/fs sentinel
-// so that commands print the usual text (see ErrorText).
-type Mount interface {
-	Stat(ctx context.Context, name string) (fs.FileInfo, error)
-	ReadDir(ctx context.Context, name string) ([]fs.DirEntry, error)
-	// OpenFile takes os.O_* flags; O_RDONLY opens for reading.
-	OpenFile(ctx context.Context, name string, flag int, perm fs.FileMode) (File, error)
-	Mkdir(ctx context.Context, name string, perm fs.FileMode) error
-	Remove(ctx context.Context, name string) error
-	Rename(ctx context.Context, oldname, newname string) error
-}
-
 // memFile is an open node of the in-memory tree. It reads and writes the
 // node's bytes under the tree lock, so a reader sees appends made through
 // another File (tail -f on a log).
