@@ -35,6 +35,10 @@ const ipICMPHeaders = 28
 // message too long with DF, next hop not answering ARP. A nil reply with a
 // nil error means the request went out and nothing came back.
 //
+// Unlike Dial, Echo does not send to a stale neighbour-cache entry: a next
+// hop that does not answer ARP now is Host is down at once, which is what
+// vmkping shows for a dead neighbour.
+//
 // The RTT is modelled from the path (hop latencies both ways, a small
 // per-byte cost and the responder's turnaround), so outputs are
 // deterministic; Echo does not wait for it.

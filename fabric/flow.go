@@ -1,0 +1,183 @@
+package fabric
+
+import (
+	"net/netip"
+	"slices"
+)
+
+// Ephemeral ports are IANA's dynamic range, which ESXi and Linux both draw
+// from for outgoing connections.
+const (
+	ephemeralFirst = 49152
+	ephemeralCount = 65536 - ephemeralFirst
+)
+
+// Reevaluate re-runs the route lookup of every open flow of the network,
+// not only the node's own: an interface or route change on one node moves
+// the paths of flows that other nodes originated (a CVM's eth1 going down
+// stalls its host's NFS flow; a gateway's new route redirects its clients).
+//
+// A flow whose path (egress interface, source address, next-hop interface,
+// target node) changed to a live new target is reset: the new next hop never
+// saw the connection and answers RST (seed 001). A flow with no usable path
+// stalls: bytes wait, nobody is told. A stalled flow whose original path is
+// back resumes. Flows of a powered-off node stay blackholed.
+//
+// Call it after any route or interface change, with no lock held that a
+// Router's Lookup takes.
+func (n *Node) Reevaluate() {
+	nw := n.net
+	nw.reeval.Lock()
+	defer nw.reeval.Unlock()
+	nw.reevaluateLocked()
+}
+
+// reevaluateLocked needs nw.reeval.
+func (nw *Network) reevaluateLocked() {
+	for _, x := range nw.Nodes() {
+		x.reevaluateLocked()
+	}
+}
+
+func (n *Node) reevaluateLocked() {
+	if !n.Powered() {
+		// Its flows died with it; power-on resets them.
+		return
+	}
+	for _, c := range n.flowList() {
+		p, err := n.pathTo(c.dialRouter, c.dialIface, c.remote.Addr(), false)
+		switch {
+		case err != nil, p.target == nil:
+			c.carrier.Pause(true)
+		case p.sameAs(c.path):
+			c.carrier.Pause(false)
+		default:
+			c.carrier.Reset()
+			n.forget(c)
+		}
+	}
+}
+
+// SetPowered powers the node on or off. Power-off is abrupt: every flow the
+// node takes part in is blackholed (no FIN, no RST) and its listeners vanish.
+// On power-on the node has forgotten its connections: its own flows and the
+// flows that were stalled towards it are reset, as a rebooted server answers
+// RST; flows that merely passed through it resume.
+func (n *Node) SetPowered(on bool) {
+	nw := n.net
+	nw.reeval.Lock()
+	defer nw.reeval.Unlock()
+	n.mu.Lock()
+	if n.powered == on {
+		n.mu.Unlock()
+		return
+	}
+	n.powered = on
+	var ls []*Listener
+	if !on {
+		for _, l := range n.listeners {
+			ls = append(ls, l)
+		}
+		n.listeners = map[uint16]*Listener{}
+	}
+	n.mu.Unlock()
+	// Queued, unaccepted flows are blackholed like the rest, not reset.
+	for _, l := range ls {
+		l.shut(false)
+	}
+	if !on {
+		n.neighbors.flush()
+		// The node's own flows die with it; peers see nothing.
+		for _, c := range n.flowList() {
+			c.carrier.Pause(true)
+		}
+	} else {
+		for _, x := range nw.Nodes() {
+			for _, c := range x.flowList() {
+				if x == n || c.path.target == n {
+					c.carrier.Reset()
+					x.forget(c)
+				}
+			}
+		}
+	}
+	// Flows towards or through the node stall (off) or resume (on).
+	nw.reevaluateLocked()
+}
+
+// register adds an originated flow, choosing its local port unless fixed.
+// An ephemeral port is one no open flow of the node uses; a fixed port only
+// has to make the 4-tuple unique (ESXi's NFS client reuses ports < 1024
+// towards different servers).
+func (n *Node) register(c *Conn, src netip.Addr, fixed uint16) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	port := fixed
+	if port != 0 {
+		local := netip.AddrPortFrom(src, port)
+		for o := range n.flows {
+			if o.local == local && o.remote == c.remote {
+				return ErrAddrInUse
+			}
+		}
+	} else {
+		for range ephemeralCount {
+			p := n.ports
+			n.ports++
+			if n.ports == 0 {
+				n.ports = ephemeralFirst
+			}
+			if n.lports[p] == 0 {
+				port = p
+				break
+			}
+		}
+		if port == 0 {
+			return ErrAddrInUse
+		}
+	}
+	c.local = netip.AddrPortFrom(src, port)
+	n.flows[c] = struct{}{}
+	n.lports[port]++
+	return nil
+}
+
+// forget drops an originated flow; it is idempotent.
+func (n *Node) forget(c *Conn) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, ok := n.flows[c]; !ok {
+		return
+	}
+	delete(n.flows, c)
+	p := c.local.Port()
+	if n.lports[p]--; n.lports[p] <= 0 {
+		delete(n.lports, p)
+	}
+}
+
+func (n *Node) flowList() []*Conn {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := make([]*Conn, 0, len(n.flows))
+	for c := range n.flows {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Flows returns the flows this node originated and that are still open,
+// ordered by local then remote address so that listings are stable.
+func (n *Node) Flows() []FlowInfo {
+	var out []FlowInfo
+	for _, c := range n.flowList() {
+		out = append(out, c.Info())
+	}
+	slices.SortFunc(out, func(a, b FlowInfo) int {
+		if c := a.Local.Compare(b.Local); c != 0 {
+			return c
+		}
+		return a.Remote.Compare(b.Remote)
+	})
+	return out
+}

@@ -1,0 +1,243 @@
+package fabric
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/autopathlab/autopathlab/clock"
+)
+
+// Deadline kinds, indexing link.dl and link.timers.
+const (
+	rd = iota
+	wr
+)
+
+// stopper is the part of time.Timer and clockwork.Timer the link needs.
+type stopper interface{ Stop() bool }
+
+// link is the shared state of an in-memory flow: one buffer per direction,
+// under one lock, with one condition variable every waiter re-checks.
+type link struct {
+	clk clock.Clock // nil: wall time
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	buf    [2]bytes.Buffer // buf[i] holds bytes written by side i, unread
+	closed [2]bool         // side i closed (FIN sent; it reads and writes no more)
+	reset  bool
+	paused bool
+	// One deadline and one timer per side and kind: a single timer for the
+	// earlier of the two would leave the later deadline without a wake-up.
+	dl     [2][2]time.Time
+	timers [2][2]stopper
+}
+
+func newLink(c clock.Clock) *link {
+	l := &link{clk: c}
+	l.cond = sync.NewCond(&l.mu)
+	return l
+}
+
+func (l *link) now() time.Time {
+	if l.clk == nil {
+		return time.Now()
+	}
+	return l.clk.Now()
+}
+
+func (l *link) afterFunc(d time.Duration, f func()) stopper {
+	if l.clk == nil {
+		return time.AfterFunc(d, f)
+	}
+	return l.clk.AfterFunc(d, f)
+}
+
+// expiredLocked reports whether side's deadline of kind k has passed.
+func (l *link) expiredLocked(side, k int) bool {
+	t := l.dl[side][k]
+	return !t.IsZero() && !l.now().Before(t)
+}
+
+// setDeadlineLocked records a deadline and arms a timer that wakes the
+// waiters when it passes. A dead end arms nothing: its operations fail at
+// once, and a timer would only keep the link alive.
+func (l *link) setDeadlineLocked(side, k int, t time.Time) {
+	l.dl[side][k] = t
+	l.stopLocked(side, k)
+	if !t.IsZero() && !l.reset && !l.closed[side] {
+		if d := t.Sub(l.now()); d > 0 {
+			l.timers[side][k] = l.afterFunc(d, func() { l.fire(side, k, t) })
+		}
+	}
+	l.cond.Broadcast()
+}
+
+// fire runs when a deadline's timer goes off. A clock whose timers can run
+// ahead of its Now (scaled time) gets the timer re-armed for the rest.
+func (l *link) fire(side, k int, t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.dl[side][k].Equal(t) {
+		return // replaced since
+	}
+	l.timers[side][k] = nil
+	if !l.expiredLocked(side, k) {
+		l.setDeadlineLocked(side, k, t)
+		return
+	}
+	l.cond.Broadcast()
+}
+
+func (l *link) stopLocked(side, k int) {
+	if tm := l.timers[side][k]; tm != nil {
+		tm.Stop()
+		l.timers[side][k] = nil
+	}
+}
+
+func (l *link) stopAllLocked(side int) {
+	l.stopLocked(side, rd)
+	l.stopLocked(side, wr)
+}
+
+type memEnd struct {
+	l    *link
+	side int
+}
+
+func (e *memEnd) other() int { return 1 - e.side }
+
+func (e *memEnd) Read(b []byte) (int, error) {
+	l := e.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	me, o := e.side, e.other()
+	for {
+		switch {
+		case l.closed[me]:
+			return 0, ErrClosed
+		case l.reset:
+			return 0, ErrConnReset
+		case l.expiredLocked(me, rd):
+			return 0, os.ErrDeadlineExceeded
+		case l.paused:
+			// Blackholed: nothing arrives, not even a FIN.
+		case l.buf[o].Len() > 0:
+			// bytes.Buffer reuses its array once drained, so a steady
+			// stream does not allocate.
+			n, _ := l.buf[o].Read(b)
+			l.cond.Broadcast()
+			return n, nil
+		case l.closed[o]:
+			return 0, io.EOF
+		}
+		if len(b) == 0 {
+			return 0, nil
+		}
+		l.cond.Wait()
+	}
+}
+
+func (e *memEnd) Write(b []byte) (int, error) {
+	l := e.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	me, o := e.side, e.other()
+	written := 0
+	for {
+		switch {
+		case l.closed[me]:
+			return written, ErrClosed
+		case l.reset:
+			return written, ErrConnReset
+		case l.expiredLocked(me, wr):
+			return written, os.ErrDeadlineExceeded
+		case l.closed[o] && !l.paused:
+			// Writing to a peer that has gone: it answers RST.
+			l.resetLocked()
+			return written, ErrConnReset
+		}
+		if written == len(b) {
+			return written, nil
+		}
+		room := memBufLimit - l.buf[me].Len()
+		if room <= 0 {
+			l.cond.Wait()
+			continue
+		}
+		n := min(room, len(b)-written)
+		l.buf[me].Write(b[written : written+n])
+		written += n
+		l.cond.Broadcast()
+	}
+}
+
+// Close sends FIN and releases this end: the peer reads the bytes already
+// written, then EOF. Bytes sent to this end and not read are dropped.
+func (e *memEnd) Close() error {
+	l := e.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed[e.side] {
+		return ErrClosed
+	}
+	l.closed[e.side] = true
+	l.buf[e.other()] = bytes.Buffer{} // free it, not just empty it
+	l.stopAllLocked(e.side)
+	l.cond.Broadcast()
+	return nil
+}
+
+func (e *memEnd) Reset() {
+	l := e.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.resetLocked()
+}
+
+func (l *link) resetLocked() {
+	l.reset = true
+	l.buf = [2]bytes.Buffer{}
+	l.stopAllLocked(0)
+	l.stopAllLocked(1)
+	l.cond.Broadcast()
+}
+
+func (e *memEnd) Pause(p bool) {
+	l := e.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.paused != p {
+		l.paused = p
+		l.cond.Broadcast()
+	}
+}
+
+func (e *memEnd) SetDeadline(t time.Time) error {
+	l := e.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.setDeadlineLocked(e.side, rd, t)
+	l.setDeadlineLocked(e.side, wr, t)
+	return nil
+}
+
+func (e *memEnd) SetReadDeadline(t time.Time) error {
+	l := e.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.setDeadlineLocked(e.side, rd, t)
+	return nil
+}
+
+func (e *memEnd) SetWriteDeadline(t time.Time) error {
+	l := e.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.setDeadlineLocked(e.side, wr, t)
+	return nil
+}
