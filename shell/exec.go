@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"mvdan.cc/sh/v3/interp"
+	"mvdan.cc/sh/v3/syntax"
 )
 
 // execMiddleware runs every command that is neither a shell builtin nor a
@@ -298,8 +299,32 @@ func (s *Session) callHandler(ctx context.Context, args []string) ([]string, err
 		return s.checkCd(ctx, hc, args), nil
 	case ".", "source":
 		return s.checkDot(ctx, hc, args), nil
+	case "eval":
+		return s.vetEval(args), nil
 	}
 	return args, nil
+}
+
+// vetEval applies to eval's text what vet applies to a command line: the
+// interpreter parses that text itself, and would otherwise look ~user up
+// in the host's user database.
+func (s *Session) vetEval(args []string) []string {
+	src := strings.Join(args[1:], " ")
+	if !strings.Contains(src, "~") {
+		return args
+	}
+	f, err := syntax.NewParser().Parse(strings.NewReader(src), "")
+	if err != nil {
+		return args // eval reports the syntax error itself
+	}
+	if err := s.vet(f); err != nil {
+		return fail(2, fmt.Sprintf("%s: syntax error: %v", s.argv0(context.Background()), err))
+	}
+	var b strings.Builder
+	if err := syntax.NewPrinter().Print(&b, f); err != nil {
+		return args
+	}
+	return []string{"eval", b.String()}
 }
 
 // fail makes the interpreter run a command that prints msg and exits with

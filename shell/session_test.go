@@ -64,6 +64,7 @@ func TestRunShellLanguage(t *testing.T) {
 		{"source", "echo 'SOURCED=yes' > /tmp/lib.sh; . /tmp/lib.sh; echo $SOURCED", "yes\n", "", 0},
 		{"source missing", ". /tmp/nolib.sh", "", "sh: .: can't open '/tmp/nolib.sh'\n", 2},
 		{"tilde", "echo ~ ~/x ~root ~nobody", "/ //x / ~nobody\n", "", 0},
+		{"tilde in eval", "eval 'echo ~nobody ~root/x'", "~nobody //x\n", "", 0},
 		{"no host variables", "echo \"[$UID$EUID$TMPDIR]\"", "[]\n", "", 0},
 		{"env prefix", "FOO=bar env | grep FOO", "FOO=bar\n", "", 0},
 		{"xargs", "printf 'a b\\nc\\n' | xargs echo X", "X a b c\n", "", 0},
