@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Benchmarks, side by side with their anchors in one run (see README
-# "Performance"). Figures go to bench.txt; benchstat summarises when present.
+# "Performance"). Raw figures go to bench.txt; benchstat summarises them
+# when it is installed (go install golang.org/x/perf/cmd/benchstat@latest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${BENCH_OUT:-bench.txt}
-go test -run='^$' -bench=. -benchmem -count="${BENCH_COUNT:-5}" -benchtime="${BENCHTIME:-1s}" ./... | tee "$out"
+count=${BENCH_COUNT:-5}
+: >"$out"
+# SSH exec against esxisim and against OpenSSH's sshd (the anchor), the
+# fabric's data path and route lookups.
+go test -run='^$' -bench=. -benchmem -count="$count" ./esxisim ./fabric | tee -a "$out"
+# Lab start: each iteration builds and stops a whole lab, so a fixed count.
+go test -run='^$' -bench=Lab -benchtime=20x -count="$count" ./harness | tee -a "$out"
 if command -v benchstat >/dev/null 2>&1; then benchstat "$out"; fi
