@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 )
@@ -19,6 +21,45 @@ type Topology struct {
 	Gateways []Gateway `yaml:"gateways"`
 	Hosts    []Host    `yaml:"hosts"`
 	CVMs     []CVM     `yaml:"cvms"`
+	// Cluster is the Nutanix cluster the CVMs form: its containers and
+	// NFS whitelist. Absent when there are no CVMs.
+	Cluster *Cluster `yaml:"cluster"`
+	// Filers are generic NFS servers (seed 004's filer).
+	Filers []Filer `yaml:"filers"`
+}
+
+// Cluster is what every CVM's Stargate serves from the one cluster-wide
+// store (the DSF).
+type Cluster struct {
+	Containers []Container `yaml:"containers"`
+	// NFSWhitelist is the cluster-wide nfs_subnet_whitelist (CIDRs). The
+	// internal network 192.168.5.0/24 and the cluster's own hypervisor and
+	// CVM public addresses are always allowed, as on Nutanix.
+	NFSWhitelist []string `yaml:"nfsWhitelist"`
+	// Store is a directory holding the containers; empty keeps them in
+	// memory.
+	Store string `yaml:"store"`
+}
+
+// Container is a Nutanix container, exported over NFS as /<name>.
+type Container struct {
+	Name string `yaml:"name"`
+	// Whitelist adds CIDRs allowed for this container only.
+	Whitelist []string `yaml:"whitelist"`
+}
+
+// Filer is a generic NFS server with its own exports and whitelists.
+type Filer struct {
+	Name       string        `yaml:"name"`
+	Interfaces []Interface   `yaml:"interfaces"`
+	Exports    []FilerExport `yaml:"exports"`
+}
+
+// FilerExport is one export of a filer.
+type FilerExport struct {
+	Path string `yaml:"path"`
+	// Whitelist lists the client CIDRs allowed to mount; empty allows none.
+	Whitelist []string `yaml:"whitelist"`
 }
 
 // Gateway is a router node on a segment that answers ping for its own
@@ -45,6 +86,39 @@ type Host struct {
 	// ConnectedSelection picks a shared subnet's egress vmknic:
 	// "first-created" (default, ESXi's behaviour) or "lowest-name".
 	ConnectedSelection string `yaml:"connectedSelection"`
+	// Datastores are NFS datastores mounted when the lab starts; a mount
+	// that fails is logged as ESXi logs it, and the lab still starts.
+	Datastores []Datastore `yaml:"datastores"`
+	// NFS holds the host's NFS advanced settings.
+	NFS *NFSSettings `yaml:"nfs"`
+	// Workload is the synthetic VM IO on the host's first datastore.
+	Workload *Workload `yaml:"workload"`
+}
+
+// Datastore is an NFS datastore: esxcfg-nas -a -o Host -s Share Name.
+type Datastore struct {
+	Name     string `yaml:"name"`
+	Host     string `yaml:"host"`
+	Share    string `yaml:"share"`
+	ReadOnly bool   `yaml:"readOnly"`
+}
+
+// NFSSettings are the ESXi advanced settings of the NFS client (durations
+// in Go syntax, "30s"). Unset fields keep the Nutanix-recommended values.
+type NFSSettings struct {
+	HeartbeatFrequency   string `yaml:"heartbeatFrequency"`
+	HeartbeatTimeout     string `yaml:"heartbeatTimeout"`
+	HeartbeatMaxFailures int    `yaml:"heartbeatMaxFailures"`
+	APDTimeout           string `yaml:"apdTimeout"`
+}
+
+// Workload configures the synthetic VM IO.
+type Workload struct {
+	// Disabled turns it off (it is on by default wherever a datastore is).
+	Disabled  bool   `yaml:"disabled"`
+	Interval  string `yaml:"interval"`
+	BlockSize int    `yaml:"blockSize"`
+	Blocks    int    `yaml:"blocks"`
 }
 
 // Version overrides the emulated ESXi release.
@@ -115,15 +189,15 @@ type Route struct {
 	Netstack string `yaml:"netstack"`
 }
 
-// CVM is a Nutanix Controller VM. Until the CVM emulator lands it is a
-// node whose addresses answer ping.
+// CVM is a Nutanix Controller VM: its interfaces, and a Stargate serving
+// the cluster's containers on every address.
 type CVM struct {
 	Name       string      `yaml:"name"`
 	Host       string      `yaml:"host"`
 	Interfaces []Interface `yaml:"interfaces"`
 }
 
-// Interface is a CVM interface on a segment.
+// Interface is a CVM or filer interface on a segment.
 type Interface struct {
 	Name    string `yaml:"name"`
 	Segment string `yaml:"segment"`
@@ -198,17 +272,43 @@ func (t *Topology) Validate() error {
 			return fmt.Errorf("host %q: %w", h.Name, err)
 		}
 	}
+	for _, f := range t.Filers {
+		if err := uniq("filer", f.Name); err != nil {
+			return err
+		}
+		if err := validIfaces("filer", f.Name, f.Interfaces); err != nil {
+			return err
+		}
+		for _, e := range f.Exports {
+			if !strings.HasPrefix(e.Path, "/") {
+				return fmt.Errorf("filer %q: export %q: want an absolute path", f.Name, e.Path)
+			}
+			if err := validCIDRs(e.Whitelist); err != nil {
+				return fmt.Errorf("filer %q: export %s: whitelist: %w", f.Name, e.Path, err)
+			}
+		}
+	}
+	if c := t.Cluster; c != nil {
+		if err := validCIDRs(c.NFSWhitelist); err != nil {
+			return fmt.Errorf("cluster: nfsWhitelist: %w", err)
+		}
+		seen := map[string]bool{}
+		for _, ct := range c.Containers {
+			if ct.Name == "" || strings.ContainsAny(ct.Name, "/ ") || seen[ct.Name] {
+				return fmt.Errorf("cluster: container %q: want a unique name without '/' or spaces", ct.Name)
+			}
+			seen[ct.Name] = true
+			if err := validCIDRs(ct.Whitelist); err != nil {
+				return fmt.Errorf("cluster: container %s: whitelist: %w", ct.Name, err)
+			}
+		}
+	}
 	for _, c := range t.CVMs {
 		if err := uniq("cvm", c.Name); err != nil {
 			return err
 		}
-		for _, i := range c.Interfaces {
-			if _, err := netip.ParsePrefix(i.IP); err != nil {
-				return fmt.Errorf("cvm %q: interface %s: ip %q: want a.b.c.d/nn", c.Name, i.Name, i.IP)
-			}
-			if i.Segment == "" {
-				return fmt.Errorf("cvm %q: interface %s: no segment", c.Name, i.Name)
-			}
+		if err := validIfaces("cvm", c.Name, c.Interfaces); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -268,6 +368,69 @@ func (h Host) validate() error {
 	case "", "first-created", "lowest-name":
 	default:
 		return fmt.Errorf("connectedSelection %q: want first-created or lowest-name", h.ConnectedSelection)
+	}
+	labels := map[string]bool{}
+	for _, d := range h.Datastores {
+		if d.Name == "" || labels[d.Name] {
+			return fmt.Errorf("datastore %q: want a unique name", d.Name)
+		}
+		labels[d.Name] = true
+		if _, err := netip.ParseAddr(d.Host); err != nil {
+			return fmt.Errorf("datastore %s: host %q: want a.b.c.d", d.Name, d.Host)
+		}
+		if !strings.HasPrefix(d.Share, "/") {
+			return fmt.Errorf("datastore %s: share %q: want an absolute path", d.Name, d.Share)
+		}
+	}
+	if n := h.NFS; n != nil {
+		for k, v := range map[string]string{"heartbeatFrequency": n.HeartbeatFrequency, "heartbeatTimeout": n.HeartbeatTimeout, "apdTimeout": n.APDTimeout} {
+			if err := validDuration(v); err != nil {
+				return fmt.Errorf("nfs: %s: %w", k, err)
+			}
+		}
+		if n.HeartbeatMaxFailures < 0 {
+			return fmt.Errorf("nfs: heartbeatMaxFailures %d: want >= 0", n.HeartbeatMaxFailures)
+		}
+	}
+	if w := h.Workload; w != nil {
+		if err := validDuration(w.Interval); err != nil {
+			return fmt.Errorf("workload: interval: %w", err)
+		}
+		if w.BlockSize < 0 || w.Blocks < 0 {
+			return fmt.Errorf("workload: blockSize and blocks must be positive")
+		}
+	}
+	return nil
+}
+
+func validDuration(s string) error {
+	if s == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%q: want a positive duration such as 30s", s)
+	}
+	return nil
+}
+
+func validCIDRs(list []string) error {
+	for _, c := range list {
+		if _, err := netip.ParsePrefix(c); err != nil {
+			return fmt.Errorf("%q: want a.b.c.d/nn", c)
+		}
+	}
+	return nil
+}
+
+func validIfaces(kind, name string, ifs []Interface) error {
+	for _, i := range ifs {
+		if _, err := netip.ParsePrefix(i.IP); err != nil {
+			return fmt.Errorf("%s %q: interface %s: ip %q: want a.b.c.d/nn", kind, name, i.Name, i.IP)
+		}
+		if i.Segment == "" {
+			return fmt.Errorf("%s %q: interface %s: no segment", kind, name, i.Name)
+		}
 	}
 	return nil
 }

@@ -46,3 +46,14 @@ func TestInvalid(t *testing.T) {
 		})
 	}
 }
+
+func TestExamplesParse(t *testing.T) {
+	for _, f := range []string{"default.yaml", "wrong-vmk.yaml"} {
+		t.Run(f, func(t *testing.T) {
+			top, err := Load("../examples/topologies/" + f)
+			require.NoError(t, err)
+			require.NotEmpty(t, top.Hosts)
+			require.NotEmpty(t, top.Hosts[0].Datastores)
+		})
+	}
+}
