@@ -17,6 +17,7 @@ func Register(r *shell.Registry, h *vmkernel.Host) {
 	r.Register("/sbin/esxcfg-vmknic", command(h, runVmknic))
 	r.Register("/sbin/esxcfg-vswitch", command(h, runVswitch))
 	r.Register("/sbin/esxcfg-nics", command(h, runNics))
+	r.Register("/sbin/esxcfg-nas", command(h, runNas))
 }
 
 // tool is one run of an esxcfg command: the host it views and the session

@@ -13,6 +13,9 @@ import (
 type cliError struct {
 	msg   string
 	usage bool
+	// raw prints msg as it is, without "Error: ": the NAS plugin's own
+	// messages (VERIFIED duplicate-add text, reference §2.5).
+	raw bool
 }
 
 func (e *cliError) Error() string { return e.msg }
@@ -20,6 +23,8 @@ func (e *cliError) Error() string { return e.msg }
 func usageErr(msg string) error { return &cliError{msg: msg, usage: true} }
 
 func plainErr(msg string) error { return &cliError{msg: msg} }
+
+func rawErr(msg string) error { return &cliError{msg: msg, raw: true} }
 
 // sysinfoErr is a failure reported by the VMkernel, in the sysinfo family
 // the puppetlabs captures show (§0.3): "<context>. Sysinfo error: <VMK

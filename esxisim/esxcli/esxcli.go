@@ -115,6 +115,10 @@ func fail(out io.Writer, err error, usage string) int {
 	if !errors.As(err, &ce) {
 		ce = &cliError{msg: err.Error()}
 	}
+	if ce.raw {
+		write(out, ce.msg+"\n")
+		return 1
+	}
 	s := "Error: " + ce.msg + "\n"
 	if ce.usage && usage != "" {
 		s += "\n" + usage

@@ -19,6 +19,7 @@ func tree(h *vmkernel.Host) *namespace {
 			vswitchNamespace(h),
 			nicNamespace(h),
 		),
+		storageNamespace(h),
 		systemNamespace(h),
 	)
 }

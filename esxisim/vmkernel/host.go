@@ -99,6 +99,11 @@ type Host struct {
 	netstacks map[string]*Netstack
 	nsOrder   []string
 	nextPort  int
+
+	// extMu guards ext, the per-host services of other packages (see
+	// Extension); a lock of its own, as create may read the host.
+	extMu sync.Mutex
+	ext   map[any]any
 }
 
 // New builds a host on the network from its configuration.
