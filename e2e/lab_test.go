@@ -63,12 +63,13 @@ type lab struct {
 
 // startLab runs the lab binary on free ports and waits for its endpoints
 // file, which it writes once every listener accepts. The lab is stopped
-// with SIGTERM at the end of the test, and must exit 0.
-func startLab(t *testing.T) *lab {
+// with SIGTERM at the end of the test, and must exit 0. extra are more
+// flags, such as --topology.
+func startLab(t *testing.T, extra ...string) *lab {
 	t.Helper()
 	epFile := filepath.Join(t.TempDir(), "endpoints.json")
 	l := &lab{out: &syncBuffer{}, exited: make(chan struct{})}
-	l.cmd = exec.Command(labBin, "--ssh-port-base", "0", "--endpoints-json", epFile)
+	l.cmd = exec.Command(labBin, append([]string{"--ssh-port-base", "0", "--nfs-port-base", "0", "--endpoints-json", epFile}, extra...)...)
 	l.cmd.Stdout, l.cmd.Stderr = l.out, l.out
 	if err := l.cmd.Start(); err != nil {
 		t.Fatalf("start lab: %v", err)

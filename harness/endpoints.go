@@ -11,11 +11,12 @@ import (
 // Endpoint is one node of a running lab as clients reach it.
 type Endpoint struct {
 	Name string `json:"name"`
-	// Role is esxi, cvm or gateway.
+	// Role is esxi, cvm, filer or gateway.
 	Role string `json:"role"`
 	// IPs are the node's modelled addresses.
 	IPs []string `json:"ips"`
-	// Listeners are real addresses by service: "ssh" -> "127.0.0.1:2201".
+	// Listeners are real addresses by service: "ssh" -> "127.0.0.1:2201",
+	// "nfs" -> "127.0.0.1:2401" (portmapper, MOUNT and NFS on one port).
 	Listeners map[string]string `json:"listeners,omitempty"`
 }
 
@@ -36,9 +37,22 @@ func (l *Lab) Endpoints() []Endpoint {
 		}
 		out = append(out, e)
 	}
+	nfsOf := func(name string) map[string]string {
+		if s := l.NFSServer(name); s != nil {
+			return map[string]string{"nfs": s.Addr.String()}
+		}
+		return nil
+	}
 	for _, c := range l.Topology.CVMs {
-		e := Endpoint{Name: c.Name, Role: "cvm"}
+		e := Endpoint{Name: c.Name, Role: "cvm", Listeners: nfsOf(c.Name)}
 		for _, i := range c.Interfaces {
+			e.IPs = append(e.IPs, strings.SplitN(i.IP, "/", 2)[0])
+		}
+		out = append(out, e)
+	}
+	for _, f := range l.Topology.Filers {
+		e := Endpoint{Name: f.Name, Role: "filer", Listeners: nfsOf(f.Name)}
+		for _, i := range f.Interfaces {
 			e.IPs = append(e.IPs, strings.SplitN(i.IP, "/", 2)[0])
 		}
 		out = append(out, e)
@@ -62,13 +76,15 @@ func (l *Lab) WriteEndpointsJSON(w io.Writer) error {
 // WriteEndpointsTable prints the endpoints for people.
 func (l *Lab) WriteEndpointsTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tROLE\tIPS\tSSH")
-	for _, e := range l.Endpoints() {
-		ssh := e.Listeners["ssh"]
-		if ssh == "" {
-			ssh = "-"
+	fmt.Fprintln(tw, "NODE\tROLE\tIPS\tSSH\tNFS")
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Role, strings.Join(e.IPs, ", "), ssh)
+		return s
+	}
+	for _, e := range l.Endpoints() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Role, strings.Join(e.IPs, ", "), dash(e.Listeners["ssh"]), dash(e.Listeners["nfs"]))
 	}
 	return tw.Flush()
 }

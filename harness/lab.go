@@ -18,6 +18,7 @@ import (
 	"github.com/autopathlab/autopathlab/esxisim"
 	"github.com/autopathlab/autopathlab/esxisim/vmkernel"
 	"github.com/autopathlab/autopathlab/fabric"
+	"github.com/autopathlab/autopathlab/nfs"
 	"github.com/autopathlab/autopathlab/topology"
 )
 
@@ -33,8 +34,13 @@ type Options struct {
 	// HostKeySeed makes host keys stable across restarts of the same lab
 	// (default: the topology name).
 	HostKeySeed string
+	// NFSPortBase gives the Nth NFS service (CVMs, then filers, 1-based)
+	// the real loopback port NFSPortBase+N. 0 picks free ports.
+	NFSPortBase int
 	// OnEvent receives SSH events from every host.
 	OnEvent func(esxisim.Event)
+	// OnNFSEvent receives events from every NFS server.
+	OnNFSEvent func(nfs.Event)
 }
 
 // Lab is a running lab.
@@ -43,13 +49,28 @@ type Lab struct {
 	Net      *fabric.Network
 	Clock    clock.Clock
 	Hosts    []*esxisim.Host
-	// Nodes holds the gateways and CVM stand-ins by name.
+	// Nodes holds the gateways, CVMs and filers by name.
 	Nodes map[string]*fabric.Node
+	// Store is the cluster-wide store every Stargate serves (nil without
+	// CVMs).
+	Store *nfs.Store
+	// NFS lists the Stargates (CVM order) and then the filers' servers.
+	NFS []*NFSServer
 	// Started is how long New took until every listener accepted.
 	Started time.Duration
 
+	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// serve runs a server loop that Close waits for.
+func (l *Lab) serve(f func()) {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		f()
+	}()
 }
 
 // New builds the lab and starts its listeners. On error nothing is left
@@ -82,8 +103,9 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 		l.Nodes[g.Name] = n
 	}
 	for _, c := range topo.CVMs {
-		// Until the CVM emulator lands, a CVM is a node that accepts
-		// traffic for any of its addresses, as a CVM "acts as a router".
+		// A CVM accepts traffic for any of its addresses on any
+		// interface: it "acts as a router" (seed 001). Until the CVM
+		// emulator lands, a CVM is that node plus its Stargate.
 		n, err := l.Net.AddNode(fabric.NodeConfig{Name: c.Name, AcceptAny: true})
 		if err != nil {
 			return nil, err
@@ -101,6 +123,28 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 			}
 		}
 		l.Nodes[c.Name] = n
+	}
+	for _, f := range topo.Filers {
+		n, err := l.Net.AddNode(fabric.NodeConfig{Name: f.Name})
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range f.Interfaces {
+			mac, err := optMAC(i.MAC)
+			if err != nil {
+				return nil, fmt.Errorf("filer %s: %s: %w", f.Name, i.Name, err)
+			}
+			if mac == nil {
+				mac = vmkernel.MAC(f.Name, baseIface(i.Name), 0x0c)
+			}
+			if _, err := n.AddInterface(fabric.InterfaceConfig{Name: i.Name, Addr: netip.MustParsePrefix(i.IP), MAC: mac, Segment: i.Segment}); err != nil {
+				return nil, err
+			}
+		}
+		l.Nodes[f.Name] = n
+	}
+	if err := l.startStorage(o); err != nil {
+		return nil, err
 	}
 	for idx, th := range topo.Hosts {
 		vc, err := vmkernelConfig(th)
@@ -162,6 +206,10 @@ func (l *Lab) Close() error {
 		for _, h := range l.Hosts {
 			errs = append(errs, h.Close())
 		}
+		for _, s := range l.NFS {
+			s.Server.Close()
+		}
+		l.wg.Wait()
 		l.closeErr = errors.Join(errs...)
 	})
 	return l.closeErr

@@ -12,4 +12,5 @@ count=${BENCH_COUNT:-5}
 go test -run='^$' -bench=. -benchmem -count="$count" ./esxisim ./fabric | tee -a "$out"
 # Lab start: each iteration builds and stops a whole lab, so a fixed count.
 go test -run='^$' -bench=Lab -benchtime=20x -count="$count" ./harness | tee -a "$out"
+./nfs/bench/ganesha.sh | tee -a "$out"
 if command -v benchstat >/dev/null 2>&1; then benchstat "$out"; fi

@@ -1,7 +1,7 @@
 // Command lab runs an autopathlab lab: by default seed 001's cluster of
 // three ESXi hosts and three CVMs, each host's SSH on 127.0.0.1:2200+N.
 //
-//	lab [--topology FILE] [--ssh-port-base N] [--endpoints-json FILE] [--time-scale F]
+//	lab [--topology FILE] [--ssh-port-base N] [--nfs-port-base N] [--endpoints-json FILE] [--time-scale F]
 package main
 
 import (
@@ -28,6 +28,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	topoFile := fs.String("topology", "", "topology `FILE` (default: the embedded three-node lab)")
 	portBase := fs.Int("ssh-port-base", 2200, "host N's SSH listens on `BASE`+N; 0 picks free ports")
+	nfsBase := fs.Int("nfs-port-base", 2400, "the Nth NFS server (CVMs, then filers) listens on `BASE`+N; 0 picks free ports")
 	listen := fs.String("listen", "127.0.0.1", "`HOST` the real listeners bind to")
 	endpoints := fs.String("endpoints-json", "", "write the endpoints to `FILE` once every listener accepts")
 	scale := fs.Float64("time-scale", 1, "run the emulator's own timers at this `FACTOR` of real time (0.05 = 20x faster)")
@@ -51,6 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Clock:       clock.Scaled(*scale),
 		ListenHost:  *listen,
 		SSHPortBase: *portBase,
+		NFSPortBase: *nfsBase,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "lab: %v\n", err)
