@@ -26,6 +26,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/autopathlab/autopathlab/clock"
+	"github.com/autopathlab/autopathlab/esxisim/datastore"
 	"github.com/autopathlab/autopathlab/esxisim/vmkernel"
 	"github.com/autopathlab/autopathlab/fabric"
 	"github.com/autopathlab/autopathlab/shell"
@@ -76,6 +77,9 @@ type Config struct {
 	// DefaultServerVersion).
 	ServerVersion string
 
+	// Datastore configures the NFS client (heartbeats, APD timeout).
+	Datastore datastore.Config
+
 	// OnEvent receives logins, failed logins, commands and logouts. It is
 	// called from session goroutines and must not block for long.
 	OnEvent func(Event)
@@ -95,6 +99,7 @@ type Host struct {
 	vm    *vmkernel.Host
 	fs    *shell.FS
 	reg   *shell.Registry
+	ds    *datastore.Manager
 	clock clock.Clock
 	srv   *ssh.Server
 
@@ -173,6 +178,14 @@ func New(nw *fabric.Network, cfg Config) (*Host, error) {
 	if err := h.layoutFS(); err != nil {
 		return nil, err
 	}
+	// The NFS client exists before the commands that view it, and its
+	// datastores appear under /vmfs/volumes.
+	if h.ds, err = datastore.New(vm, cfg.Datastore); err != nil {
+		return nil, err
+	}
+	if err := h.ds.Mount(h.fs); err != nil {
+		return nil, err
+	}
 	h.registerCommands()
 	h.srv = h.newServer()
 	return h, nil
@@ -180,6 +193,9 @@ func New(nw *fabric.Network, cfg Config) (*Host, error) {
 
 // VMkernel returns the host's model.
 func (h *Host) VMkernel() *vmkernel.Host { return h.vm }
+
+// Datastores returns the host's NFS datastore client.
+func (h *Host) Datastores() *datastore.Manager { return h.ds }
 
 // FS returns the host's filesystem.
 func (h *Host) FS() *shell.FS { return h.fs }

@@ -324,6 +324,7 @@ func (h *Host) Close() error {
 		c.Close()
 	}
 	h.wg.Wait()
+	h.ds.Close()
 	<-h.rsaDone
 	return err
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/autopathlab/autopathlab/clock"
 	"github.com/autopathlab/autopathlab/esxisim"
+	"github.com/autopathlab/autopathlab/esxisim/vmio"
 	"github.com/autopathlab/autopathlab/esxisim/vmkernel"
 	"github.com/autopathlab/autopathlab/fabric"
 	"github.com/autopathlab/autopathlab/nfs"
@@ -41,6 +42,10 @@ type Options struct {
 	OnEvent func(esxisim.Event)
 	// OnNFSEvent receives events from every NFS server.
 	OnNFSEvent func(nfs.Event)
+	// OnIOEvent receives the VM IO workloads' outage and error events.
+	OnIOEvent func(vmio.Event)
+	// NoWorkload starts no VM IO workload anywhere.
+	NoWorkload bool
 }
 
 // Lab is a running lab.
@@ -56,8 +61,13 @@ type Lab struct {
 	Store *nfs.Store
 	// NFS lists the Stargates (CVM order) and then the filers' servers.
 	NFS []*NFSServer
-	// Started is how long New took until every listener accepted.
+	// Started is how long New took until every listener accepted and
+	// every datastore was mounted.
 	Started time.Duration
+	// MountErrors lists the datastores that did not mount at start.
+	MountErrors []error
+
+	workloads map[string]*vmio.Workload
 
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -86,7 +96,7 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 	if o.HostKeySeed == "" {
 		o.HostKeySeed = "autopathlab/" + topo.Name
 	}
-	l := &Lab{Topology: topo, Net: fabric.New(fabric.WithClock(o.Clock)), Clock: o.Clock, Nodes: map[string]*fabric.Node{}}
+	l := &Lab{Topology: topo, Net: fabric.New(fabric.WithClock(o.Clock)), Clock: o.Clock, Nodes: map[string]*fabric.Node{}, workloads: map[string]*vmio.Workload{}}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -164,6 +174,7 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 			Addr:         net.JoinHostPort(o.ListenHost, strconv.Itoa(port)),
 			Users:        users,
 			PasswordAuth: th.SSH.PasswordAuth,
+			Datastore:    datastoreConfig(th.NFS),
 			HostKeySeed:  o.HostKeySeed + "/" + th.Name,
 			OnEvent:      o.OnEvent,
 		})
@@ -174,6 +185,7 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 		if err := h.Start(); err != nil {
 			return nil, fmt.Errorf("host %s: ssh: %w", th.Name, err)
 		}
+		l.mountDatastores(h, th, o)
 	}
 	l.Started = time.Since(t0)
 	return l, nil
@@ -203,6 +215,9 @@ func (l *Lab) Host(name string) *esxisim.Host {
 func (l *Lab) Close() error {
 	l.closeOnce.Do(func() {
 		var errs []error
+		for _, w := range l.workloads {
+			w.Stop()
+		}
 		for _, h := range l.Hosts {
 			errs = append(errs, h.Close())
 		}

@@ -28,7 +28,10 @@ func lsCmd(ctx context.Context, inv *Invocation) int {
 	for _, name := range names {
 		p := inv.Abs(name)
 		fi, err := inv.FS.Lstat(p)
-		if err == nil && fi.Mode()&fs.ModeSymlink != 0 && !o.has('d') && !o.has('l') {
+		// A trailing slash resolves a symlink to a directory, even with -l
+		// (ls -l /vmfs/volumes/ctr1/ lists the datastore, as on ESXi).
+		follow := (!o.has('d') && !o.has('l')) || strings.HasSuffix(name, "/")
+		if err == nil && fi.Mode()&fs.ModeSymlink != 0 && follow {
 			if target, terr := inv.FS.Stat(p); terr == nil {
 				fi = target
 			}

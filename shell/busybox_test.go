@@ -154,6 +154,7 @@ func TestBusybox(t *testing.T) {
 		{"ls -d", "ls -d /etc", "/etc\n", "", 0},
 		{"ls -l", "ls -l /etc", "total 2\n-rw-r--r--    1 root     root            51 Nov 21 05:20 hosts\ndrwxr-xr-x    1 root     root           512 Nov 21 05:20 vmware\n", "", 0},
 		{"ls -l symlink", "ln -s /etc/hosts /tmp/h; ls -l /tmp/h", "lrwxrwxrwx    1 root     root            10 Nov 21 05:20 /tmp/h -> /etc/hosts\n", "", 0},
+		{"ls -l symlink to dir with slash", "mkdir -p /tmp/d; touch /tmp/d/f; ln -s /tmp/d /tmp/l; ls -1l /tmp/l/ | tail -1", "-rw-r--r--    1 root     root             0 Nov 21 05:20 f\n", "", 0},
 		{"ls file", "ls /etc/hosts", "/etc/hosts\n", "", 0},
 		{"ls several", "ls /etc/vmware /etc/hosts /dev", "/etc/hosts\n\n/dev:\nnull\n\n/etc/vmware:\nesx.conf\n", "", 0},
 		{"ls missing", "ls /nope", "", "ls: /nope: No such file or directory\n", 1},

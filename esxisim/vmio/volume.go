@@ -63,10 +63,33 @@ func (v mountVolume) OpenFile(ctx context.Context, name string, flag int, perm f
 	if err != nil {
 		return nil, err
 	}
-	pf, ok := f.(File)
-	if !ok {
-		_ = f.Close()
-		return nil, &fs.PathError{Op: "open", Path: name, Err: ErrNoPositionalIO}
+	switch pf := f.(type) {
+	case File:
+		return pf, nil
+	case contextIO:
+		return contextFile{pf}, nil
 	}
-	return pf, nil
+	_ = f.Close()
+	return nil, &fs.PathError{Op: "open", Path: name, Err: ErrNoPositionalIO}
 }
+
+// contextIO is the other common shape of positional IO with a context
+// (os.File-like ReadAt/WriteAt plus ...Context variants), which the ESXi
+// datastore's files have.
+type contextIO interface {
+	ReadAtContext(ctx context.Context, p []byte, off int64) (int, error)
+	WriteAtContext(ctx context.Context, p []byte, off int64) (int, error)
+	Close() error
+}
+
+type contextFile struct{ f contextIO }
+
+func (c contextFile) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	return c.f.ReadAtContext(ctx, p, off)
+}
+
+func (c contextFile) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
+	return c.f.WriteAtContext(ctx, p, off)
+}
+
+func (c contextFile) Close() error { return c.f.Close() }
