@@ -62,6 +62,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	fmt.Fprintf(stdout, "autopathlab: lab %q up in %s\n\n", topo.Name, lab.Started.Round(100_000))
 	lab.WriteEndpointsTable(stdout)
+	for _, err := range lab.MountErrors {
+		// As an ESXi host boots with an unreachable or refusing NAS: the
+		// lab runs, the host's vmkernel.log says why.
+		fmt.Fprintf(stderr, "lab: warning: %v\n", err)
+	}
 	fmt.Fprintln(stdout, "\nSSH: root / nutanix/4u (keyboard-interactive). Ctrl-C stops the lab.")
 	if *endpoints != "" {
 		if err := writeAtomically(*endpoints, lab); err != nil {
