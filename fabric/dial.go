@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 )
 
 // DialOptions choose how a flow leaves the node.
@@ -25,16 +26,52 @@ type DialOptions struct {
 //   - The next hop does not answer ARP and is not in the neighbour cache:
 //     ErrHostDown after the ARP timeout.
 //   - The SYN leaves but nothing answers (the next hop is cached but gone, a
-//     powered-off target, a gateway that drops it): Dial waits for ctx.
+//     powered-off target, a gateway that drops it): Dial waits for ctx —
+//     or for the network to change (a route added, a node powered on),
+//     when it tries again along the new path, as a retransmitted SYN would.
 //   - The target does not listen on the port: ErrConnRefused (RST).
 //   - The target's accept queue is full: the SYN is dropped, and Dial waits
 //     for room or for ctx, as a client retransmitting its SYN does.
 func (n *Node) Dial(ctx context.Context, dst netip.AddrPort, o DialOptions) (net.Conn, error) {
+	for {
+		c, w, err := n.dial(ctx, dst, o)
+		if w.changed == nil {
+			return c, err
+		}
+		var expired <-chan time.Time
+		stop := func() bool { return false }
+		if w.arp {
+			// ARP gives up after its retries unless the network changes
+			// first (a new route, a next hop powered on).
+			t := n.net.clock.NewTimer(arpTimeout)
+			expired, stop = t.Chan(), t.Stop
+		}
+		select {
+		case <-w.changed:
+			stop()
+		case <-expired:
+			return nil, ErrHostDown
+		case <-ctx.Done():
+			stop()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// wait says why an attempt could not complete and what ends the wait.
+type wait struct {
+	changed <-chan struct{} // the next network change; nil: no wait
+	arp     bool            // the next hop does not answer ARP
+}
+
+// dial makes one attempt. When nothing can answer it says what to wait for
+// before the next.
+func (n *Node) dial(ctx context.Context, dst netip.AddrPort, o DialOptions) (net.Conn, wait, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, wait{}, err
 	}
 	if o.Iface != nil && o.Iface.node != n {
-		return nil, fmt.Errorf("fabric: interface %s does not belong to %s", o.Iface, n.name)
+		return nil, wait{}, fmt.Errorf("fabric: interface %s does not belong to %s", o.Iface, n.name)
 	}
 	nw := n.net
 	// Fix the path and register the flow under the flow lock, so that a
@@ -43,39 +80,37 @@ func (n *Node) Dial(ctx context.Context, dst netip.AddrPort, o DialOptions) (net
 	nw.reeval.Lock()
 	if !n.Powered() {
 		nw.reeval.Unlock()
-		return nil, ErrPoweredOff
+		return nil, wait{}, ErrPoweredOff
 	}
 	p, err := n.pathTo(o.Router, o.Iface, dst.Addr(), true)
 	if err != nil {
 		nw.reeval.Unlock()
-		return nil, err
+		return nil, wait{}, err
 	}
 	if p.target == nil {
 		arpFails := p.hop == nil && !n.neighbors.has(p.egress, p.nextHop)
+		changed := nw.changed
 		nw.reeval.Unlock()
-		if arpFails {
-			return nil, n.arpTimeout(ctx)
-		}
-		<-ctx.Done()
-		return nil, ctx.Err()
+		return nil, wait{changed: changed, arp: arpFails}, nil
 	}
 	l := p.target.listener(dst.Port())
 	if l == nil {
 		nw.reeval.Unlock()
-		return nil, ErrConnRefused
+		return nil, wait{}, ErrConnRefused
 	}
 	c := &Conn{node: n, remote: dst, path: p, dialRouter: o.Router, dialIface: o.Iface}
 	// The flow is visible in n.flows before its carrier is set; only
 	// holders of nw.reeval use a listed flow's carrier, and we hold it.
 	if err := n.register(c, p.src, o.LocalPort); err != nil {
 		nw.reeval.Unlock()
-		return nil, err
+		return nil, wait{}, err
 	}
 	info := FlowInfo{Local: c.local, Remote: dst, Egress: p.egress.name, NextHop: p.nextHop.String(), Target: p.target.name}
 	ce, se := nw.transport.Carry(info)
 	c.carrier = ce
 	c.onClose = func() { n.forget(c) }
 	s := &Conn{node: p.target, local: dst, remote: c.local, carrier: se, inbound: true, peer: n, origin: c}
+	changed := nw.changed
 	nw.reeval.Unlock()
 
 	if err := l.offer(ctx, s); err != nil {
@@ -83,22 +118,9 @@ func (n *Node) Dial(ctx context.Context, dst netip.AddrPort, o DialOptions) (net
 		ce.Reset()
 		if err == ErrConnRefused && !p.target.Powered() {
 			// The target died while the SYN was queued: nothing answers.
-			<-ctx.Done()
-			return nil, ctx.Err()
+			return nil, wait{changed: changed}, nil
 		}
-		return nil, err
+		return nil, wait{}, err
 	}
-	return c, nil
-}
-
-// arpTimeout waits out ARP's retries on the network clock.
-func (n *Node) arpTimeout(ctx context.Context) error {
-	t := n.net.clock.NewTimer(arpTimeout)
-	defer t.Stop()
-	select {
-	case <-t.Chan():
-		return ErrHostDown
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return c, wait{}, nil
 }

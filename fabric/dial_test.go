@@ -416,3 +416,57 @@ func TestConcurrentDialsWithRouteFlaps(t *testing.T) {
 	wg.Wait()
 	require.Empty(t, l.host.Flows())
 }
+
+// TestDialRetriesOnNetworkChange: a dial that nothing can answer (the local
+// CVM powered off, its MAC still cached) completes as soon as seed 001's
+// route sends it to a live CVM — a retransmitted SYN takes the new path —
+// instead of waiting for its context.
+func TestDialRetriesOnNetworkChange(t *testing.T) {
+	l := newTestLab(t)
+	echoServer(t, l.cvmA, nfsPort)
+	echoServer(t, l.cvmB, nfsPort)
+	c := l.dial(cvmPriv, nfsPort)
+	require.NoError(t, c.Close())
+	l.cvmA.SetPowered(false)
+
+	ctx := testCtx(t)
+	done := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.host.Dial(ctx, netip.AddrPortFrom(cvmPriv, nfsPort), DialOptions{})
+		assert.NoError(t, err)
+		done <- c
+	}()
+	select {
+	case c := <-done:
+		t.Fatalf("Dial to a dead CVM completed: %v", c)
+	default:
+	}
+	require.NoError(t, l.rt.Add(pfx("192.168.5.2/32"), cvmBPub))
+	c = <-done
+	require.NotNil(t, c)
+	assert.Equal(t, "cvm-b", c.(*Conn).Info().Target)
+	assert.Equal(t, "192.168.1.24", c.LocalAddr().(*net.TCPAddr).IP.String())
+	require.NoError(t, c.Close())
+}
+
+// TestDialARPRetriesOnPowerOn: while ARP for a dead next hop is pending,
+// the node powering on makes the next attempt succeed before ARP gives up.
+func TestDialARPRetriesOnPowerOn(t *testing.T) {
+	l := newTestLab(t)
+	echoServer(t, l.cvmA, nfsPort)
+	l.cvmA.SetPowered(false) // nothing cached: ARP fails
+	ctx := testCtx(t)
+	done := make(chan error, 1)
+	go func() {
+		c, err := l.host.Dial(ctx, netip.AddrPortFrom(cvmPriv, nfsPort), DialOptions{})
+		if err == nil {
+			c.Close()
+		}
+		done <- err
+	}()
+	require.NoError(t, l.clk.BlockUntilContext(ctx, 1))
+	l.cvmA.SetPowered(true)
+	// Powered on, the CVM has no listener yet (its services restart):
+	// the SYN is answered with RST.
+	require.ErrorIs(t, <-done, ErrConnRefused)
+}

@@ -37,6 +37,8 @@ func (nw *Network) reevaluateLocked() {
 	for _, x := range nw.Nodes() {
 		x.reevaluateLocked()
 	}
+	close(nw.changed)
+	nw.changed = make(chan struct{})
 }
 
 func (n *Node) reevaluateLocked() {

@@ -22,6 +22,10 @@ type Network struct {
 	// taken before any other lock of the package and never while one is
 	// held.
 	reeval sync.Mutex
+	// changed is closed (and replaced) after every re-evaluation: dials
+	// waiting for an answer that cannot come retry then, as a SYN
+	// retransmission follows the new route. Guarded by reeval.
+	changed chan struct{}
 
 	mu       sync.RWMutex
 	segments map[string]*Segment
@@ -53,6 +57,7 @@ func New(opts ...Option) *Network {
 	if n.clock == nil {
 		n.clock = clock.Real()
 	}
+	n.changed = make(chan struct{})
 	if n.transport == nil {
 		n.transport = MemTransport{}
 	}
