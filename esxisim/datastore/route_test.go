@@ -112,3 +112,48 @@ func BenchmarkRouteChangeToFirstRead(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFailoverRouteToFirstRead is seed 001's failover as the emulator
+// sees it: CVM A is powered off (host A's NFS flow is blackholed), the
+// autopath adds 192.168.5.2/32 via CVM B, and the host's next READ must
+// succeed through CVM B. Timed: from the route add to that READ's answer.
+// Power-on and route removal between iterations are not timed.
+func BenchmarkFailoverRouteToFirstRead(b *testing.B) {
+	l := newBenchLab(b)
+	d, err := l.m.Add(ctxT(b), "ctr1", "192.168.5.2", "/ctr1", false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := ctxT(b)
+	f, err := d.Open(ctx, "disk.vmdk", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := f.WriteAt(make([]byte, 4096), 0); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	cvmA := l.Peers["cvm-a"]
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		cvmA.SetPowered(false)
+		b.StartTimer()
+		if err := l.Host.AddRoute(defaultNS, cvm2, cvmBPub); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.ReadAt(buf, 0); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		cvmA.SetPowered(true)
+		l.startServer(b, "cvm-a", clusterWhitelist)
+		if err := l.Host.DeleteRoute(defaultNS, cvm2, cvmBPub); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.ReadAt(buf, 0); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
