@@ -52,7 +52,13 @@ func (l *Lab) mountDatastores(h *esxisim.Host, th topology.Host, o Options) {
 	if first == nil || o.NoWorkload || (th.Workload != nil && th.Workload.Disabled) {
 		return
 	}
-	cfg := vmio.Config{Name: "vm-" + th.Name, Clock: l.Clock, OnEvent: o.OnIOEvent}
+	hook := o.OnIOEvent
+	cfg := vmio.Config{Name: "vm-" + th.Name, Clock: l.Clock, OnEvent: func(e vmio.Event) {
+		l.Events.Add(ioEvent(th.Name, e))
+		if hook != nil {
+			hook(e)
+		}
+	}}
 	if w := th.Workload; w != nil {
 		cfg.Interval, _ = time.ParseDuration(w.Interval)
 		cfg.BlockSize, cfg.Blocks = w.BlockSize, w.Blocks

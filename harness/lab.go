@@ -7,6 +7,7 @@ package harness
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/autopathlab/autopathlab/clock"
 	"github.com/autopathlab/autopathlab/esxisim"
+	"github.com/autopathlab/autopathlab/esxisim/datastore"
 	"github.com/autopathlab/autopathlab/esxisim/vmio"
 	"github.com/autopathlab/autopathlab/esxisim/vmkernel"
 	"github.com/autopathlab/autopathlab/fabric"
@@ -46,6 +48,8 @@ type Options struct {
 	OnIOEvent func(vmio.Event)
 	// NoWorkload starts no VM IO workload anywhere.
 	NoWorkload bool
+	// EventsTo receives every event as a JSON line (lab --events FILE).
+	EventsTo io.Writer
 }
 
 // Lab is a running lab.
@@ -66,6 +70,9 @@ type Lab struct {
 	Started time.Duration
 	// MountErrors lists the datastores that did not mount at start.
 	MountErrors []error
+	// Events is the lab's event log: SSH logins and commands, NFS mounts
+	// and sessions, datastore state changes, IO outages.
+	Events *EventLog
 
 	workloads map[string]*vmio.Workload
 
@@ -96,7 +103,8 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 	if o.HostKeySeed == "" {
 		o.HostKeySeed = "autopathlab/" + topo.Name
 	}
-	l := &Lab{Topology: topo, Net: fabric.New(fabric.WithClock(o.Clock)), Clock: o.Clock, Nodes: map[string]*fabric.Node{}, workloads: map[string]*vmio.Workload{}}
+	l := &Lab{Topology: topo, Net: fabric.New(fabric.WithClock(o.Clock)), Clock: o.Clock, Nodes: map[string]*fabric.Node{}, workloads: map[string]*vmio.Workload{}, Events: NewEventLog(o.EventsTo)}
+	o = l.hookEvents(o)
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -182,6 +190,7 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 			return nil, fmt.Errorf("host %s: %w", th.Name, err)
 		}
 		l.Hosts = append(l.Hosts, h)
+		h.Datastores().Subscribe(func(e datastore.Event) { l.Events.Add(datastoreEvent(e)) })
 		if err := h.Start(); err != nil {
 			return nil, fmt.Errorf("host %s: ssh: %w", th.Name, err)
 		}
@@ -189,6 +198,25 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 	}
 	l.Started = time.Since(t0)
 	return l, nil
+}
+
+// hookEvents routes every node's events into the lab's log, then to the
+// caller's own hooks.
+func (l *Lab) hookEvents(o Options) Options {
+	ssh, nfsHook := o.OnEvent, o.OnNFSEvent
+	o.OnEvent = func(e esxisim.Event) {
+		l.Events.Add(sshEvent(e))
+		if ssh != nil {
+			ssh(e)
+		}
+	}
+	o.OnNFSEvent = func(e nfs.Event) {
+		l.Events.Add(nfsEvent(e))
+		if nfsHook != nil {
+			nfsHook(e)
+		}
+	}
+	return o
 }
 
 // baseIface maps an alias (eth1:1) to the interface whose MAC it shares.

@@ -33,6 +33,9 @@ type session struct {
 
 	done      chan struct{}
 	closeOnce sync.Once
+	// why is the connection error that ended the session ("Connection
+	// reset by peer"), for the disconnect event. Under mu.
+	why string
 }
 
 func newSession(s *Server, c net.Conn, o listenerOpts) *session {
@@ -78,7 +81,10 @@ func (ss *session) close() {
 			w.stop()
 		}
 		ss.srv.forget(ss)
-		ss.srv.emit(Event{Type: EventDisconnect, Client: ss.remote, Local: ss.local, Export: ss.exportName()})
+		ss.mu.Lock()
+		why := ss.why
+		ss.mu.Unlock()
+		ss.srv.emit(Event{Type: EventDisconnect, Client: ss.remote, Local: ss.local, Export: ss.exportName(), Detail: why})
 	})
 }
 
@@ -118,12 +124,21 @@ func (ss *session) serve() {
 	for {
 		rec, err := readRecord(br, maxRecord)
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			switch {
+			case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+			case errors.Is(err, errRecordTooLong), errors.Is(err, io.ErrUnexpectedEOF):
+				// A malformed record stream: worth its own event.
 				select {
 				case <-ss.done:
 				default:
 					ss.srv.emit(Event{Type: EventBadRecord, Client: ss.remote, Local: ss.local, Detail: err.Error()})
 				}
+			default:
+				// The connection itself failed (RST after a route
+				// change, a deadline): the disconnect event says so.
+				ss.mu.Lock()
+				ss.why = err.Error()
+				ss.mu.Unlock()
 			}
 			return
 		}

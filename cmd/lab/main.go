@@ -1,7 +1,7 @@
 // Command lab runs an autopathlab lab: by default seed 001's cluster of
 // three ESXi hosts and three CVMs, each host's SSH on 127.0.0.1:2200+N.
 //
-//	lab [--topology FILE] [--ssh-port-base N] [--nfs-port-base N] [--endpoints-json FILE] [--time-scale F]
+//	lab [--topology FILE] [--ssh-port-base N] [--nfs-port-base N] [--endpoints-json FILE] [--events FILE] [--time-scale F]
 package main
 
 import (
@@ -31,6 +31,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	nfsBase := fs.Int("nfs-port-base", 2400, "the Nth NFS server (CVMs, then filers) listens on `BASE`+N; 0 picks free ports")
 	listen := fs.String("listen", "127.0.0.1", "`HOST` the real listeners bind to")
 	endpoints := fs.String("endpoints-json", "", "write the endpoints to `FILE` once every listener accepts")
+	eventsFile := fs.String("events", "", "append every event to `FILE` as JSON lines (- for stdout)")
 	scale := fs.Float64("time-scale", 1, "run the emulator's own timers at this `FACTOR` of real time (0.05 = 20x faster)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -48,7 +49,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		topo = t
 	}
+	var events io.Writer
+	switch *eventsFile {
+	case "":
+	case "-":
+		events = stdout
+	default:
+		f, err := os.OpenFile(*eventsFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			fmt.Fprintf(stderr, "lab: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		events = f
+	}
 	lab, err := harness.New(topo, harness.Options{
+		EventsTo:    events,
 		Clock:       clock.Scaled(*scale),
 		ListenHost:  *listen,
 		SSHPortBase: *portBase,
