@@ -9,6 +9,7 @@ import (
 	"github.com/autopathlab/autopathlab/esxisim"
 	"github.com/autopathlab/autopathlab/esxisim/datastore"
 	"github.com/autopathlab/autopathlab/esxisim/vmio"
+	"github.com/autopathlab/autopathlab/esxisim/vmkernel"
 	"github.com/autopathlab/autopathlab/nfs"
 )
 
@@ -35,6 +36,14 @@ type Event struct {
 	Local  string `json:"local,omitempty"`
 	Egress string `json:"egress,omitempty"`
 	Target string `json:"target,omitempty"`
+
+	// Netstack, Network, Gateway and Vmknic describe a route or vmknic
+	// change.
+	Netstack string `json:"netstack,omitempty"`
+	Network  string `json:"network,omitempty"`
+	Gateway  string `json:"gateway,omitempty"`
+	Vmknic   string `json:"vmknic,omitempty"`
+	Addr     string `json:"addr,omitempty"`
 
 	VM         string  `json:"vm,omitempty"`
 	DurationMS float64 `json:"duration_ms,omitempty"`
@@ -145,3 +154,17 @@ func ioEvent(host string, e vmio.Event) Event {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func changeEvent(c vmkernel.Change) Event {
+	e := Event{Time: c.Time, Kind: c.Kind, Node: c.Host, Netstack: c.Netstack, Vmknic: c.Vmknic}
+	if c.Network.IsValid() {
+		e.Network = c.Network.String()
+	}
+	if c.Gateway.IsValid() {
+		e.Gateway = c.Gateway.String()
+	}
+	if c.Addr.IsValid() {
+		e.Addr = c.Addr.String()
+	}
+	return e
+}

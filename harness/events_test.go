@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -60,4 +62,24 @@ func TestEventLogRing(t *testing.T) {
 	require.Len(t, ev, eventRing)
 	assert.Equal(t, "after", ev[len(ev)-1].Kind)
 	assert.Equal(t, string(rune('a'+6%26)), ev[0].Detail)
+}
+
+// Route changes reach the log from the model, whichever view made them.
+func TestEventLogRecordsRouteChanges(t *testing.T) {
+	lab := Start(t, topology.Default(), Options{Clock: clock.NewFake(), NoWorkload: true})
+	a := lab.Host("NTNX-BLOCK1-A").VMkernel()
+	var got []Event
+	cancel := lab.Events.Subscribe(func(e Event) {
+		if strings.HasPrefix(e.Kind, "route.") {
+			got = append(got, e)
+		}
+	})
+	defer cancel()
+	dst, gw := netip.MustParsePrefix("192.168.5.2/32"), netip.MustParseAddr("192.168.1.28")
+	require.NoError(t, a.AddRoute("", dst, gw))
+	require.NoError(t, a.DeleteRoute("", dst, gw))
+	require.Len(t, got, 2)
+	assert.Equal(t, Event{Time: got[0].Time, Kind: "route.add", Node: "NTNX-BLOCK1-A", Netstack: "defaultTcpipStack",
+		Network: "192.168.5.2/32", Gateway: "192.168.1.28"}, got[0])
+	assert.Equal(t, "route.delete", got[1].Kind)
 }

@@ -191,6 +191,7 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 		}
 		l.Hosts = append(l.Hosts, h)
 		h.Datastores().Subscribe(func(e datastore.Event) { l.Events.Add(datastoreEvent(e)) })
+		h.VMkernel().Subscribe(func(c vmkernel.Change) { l.Events.Add(changeEvent(c)) })
 		if err := h.Start(); err != nil {
 			return nil, fmt.Errorf("host %s: ssh: %w", th.Name, err)
 		}

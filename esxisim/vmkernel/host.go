@@ -104,6 +104,11 @@ type Host struct {
 	// Extension); a lock of its own, as create may read the host.
 	extMu sync.Mutex
 	ext   map[any]any
+
+	// subMu guards the change subscribers (see Subscribe).
+	subMu sync.Mutex
+	subs  map[int]func(Change)
+	nsub  int
 }
 
 // New builds a host on the network from its configuration.

@@ -27,6 +27,7 @@ func (h *Host) AddRoute(netstack string, dst netip.Prefix, gw netip.Addr) error 
 		return err
 	}
 	h.logRoute("add", dst, gw)
+	h.notify(Change{Kind: "route.add", Netstack: nsName(netstack), Network: dst.Masked(), Gateway: gw})
 	return nil
 }
 
@@ -40,6 +41,7 @@ func (h *Host) DeleteRoute(netstack string, dst netip.Prefix, gw netip.Addr) err
 		return err
 	}
 	h.logRoute("delete", dst, gw)
+	h.notify(Change{Kind: "route.delete", Netstack: nsName(netstack), Network: dst.Masked(), Gateway: gw})
 	return nil
 }
 
@@ -52,8 +54,17 @@ func (h *Host) SetDefaultGateway(netstack string, gw netip.Addr) error {
 	if err := ns.Routes.SetDefault(gw); err != nil {
 		return err
 	}
-	h.logRoute("add", netip.PrefixFrom(netip.IPv4Unspecified(), 0), gw)
+	def := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+	h.logRoute("add", def, gw)
+	h.notify(Change{Kind: "route.add", Netstack: nsName(netstack), Network: def, Gateway: gw})
 	return nil
+}
+
+func nsName(n string) string {
+	if n == "" {
+		return DefaultNetstack
+	}
+	return n
 }
 
 // logRoute writes the Tcpip line ESXi logs for a route change, addresses

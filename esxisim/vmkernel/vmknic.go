@@ -133,6 +133,7 @@ func (h *Host) AddVmknic(c VmknicConfig) (string, error) {
 	h.vmknics = append(h.vmknics, v)
 	h.mu.Unlock()
 	h.node.Reevaluate()
+	h.notify(Change{Kind: "vmknic.add", Netstack: c.Netstack, Vmknic: c.Name, Addr: c.IP})
 	return c.Name, nil
 }
 
@@ -151,7 +152,11 @@ func (h *Host) RemoveVmknic(name string) error {
 	}
 	h.vmknics = append(h.vmknics[:idx], h.vmknics[idx+1:]...)
 	h.mu.Unlock()
-	return h.node.RemoveInterface(name)
+	if err := h.node.RemoveInterface(name); err != nil {
+		return err
+	}
+	h.notify(Change{Kind: "vmknic.remove", Vmknic: name})
+	return nil
 }
 
 // SetVmknicIPv4 changes a vmknic's IPv4 address (an invalid prefix unsets
@@ -174,6 +179,7 @@ func (h *Host) SetVmknicIPv4(name string, ip netip.Prefix) error {
 	h.mu.Unlock()
 	iface.SetAddr(ip)
 	h.log.Printf("Tcpip: 2195: %s: IPv4 address set to %s", name, ip)
+	h.notify(Change{Kind: "vmknic.ipv4", Vmknic: name, Addr: ip})
 	return nil
 }
 
@@ -191,6 +197,7 @@ func (h *Host) SetVmknicEnabled(name string, on bool) error {
 		state = "enabled"
 	}
 	h.log.Printf("Net: 2467: %s %s", name, state)
+	h.notify(Change{Kind: "vmknic." + state, Vmknic: name})
 	return nil
 }
 
