@@ -1,6 +1,9 @@
-// Package e2e drives the built binaries with real clients: OpenSSH's ssh
-// (through sshpass), python3-paramiko. Nothing here reaches into the
-// emulator's packages: what a client sees is what is tested.
+// Package e2e drives the emulator with real clients: OpenSSH's ssh
+// (through sshpass), python3-paramiko, libnfs's nfs-cp and nfs-ls. Most
+// tests run the built lab binary and see only what a client sees. Where
+// the assertion is about what no client can see yet — which CVM serves a
+// host's NFS, from which source address — the test runs the lab in
+// process through harness and still drives it with the real clients.
 package e2e
 
 import (

@@ -66,13 +66,48 @@ func (n *Node) reevaluateLocked() {
 // flows that were stalled towards it are reset, as a rebooted server answers
 // RST; flows that merely passed through it resume.
 func (n *Node) SetPowered(on bool) {
+	if !n.setPowered(on) {
+		return
+	}
+	n.mu.RLock()
+	hooks := make([]func(bool), 0, len(n.powerHooks))
+	for _, f := range n.powerHooks {
+		hooks = append(hooks, f)
+	}
+	n.mu.RUnlock()
+	for _, f := range hooks {
+		f(on)
+	}
+}
+
+// OnPower calls fn after every power change of the node, outside the
+// package's locks: what runs on the node (its services) stops with it and
+// starts again. cancel stops the calls.
+func (n *Node) OnPower(fn func(on bool)) (cancel func()) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.powerHooks == nil {
+		n.powerHooks = map[int]func(bool){}
+	}
+	n.nhook++
+	id := n.nhook
+	n.powerHooks[id] = fn
+	return func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		delete(n.powerHooks, id)
+	}
+}
+
+// setPowered changes the state and the flows; false if nothing changed.
+func (n *Node) setPowered(on bool) bool {
 	nw := n.net
 	nw.reeval.Lock()
 	defer nw.reeval.Unlock()
 	n.mu.Lock()
 	if n.powered == on {
 		n.mu.Unlock()
-		return
+		return false
 	}
 	n.powered = on
 	var ls []*Listener
@@ -105,6 +140,7 @@ func (n *Node) SetPowered(on bool) {
 	}
 	// Flows towards or through the node stall (off) or resume (on).
 	nw.reevaluateLocked()
+	return true
 }
 
 // register adds an originated flow, choosing its local port unless fixed.

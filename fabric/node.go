@@ -34,6 +34,9 @@ type Node struct {
 	lports    map[uint16]int     // local ports of flows, for ephemeral allocation
 	ports     uint16             // next ephemeral port to try
 	neighbors *neighborTable
+
+	powerHooks map[int]func(bool)
+	nhook      int
 }
 
 // Name returns the node name.

@@ -79,10 +79,26 @@ type Lab struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
+	// mu orders serve against Close: no server loop starts once Close
+	// waits for them.
+	mu     sync.Mutex
+	closed bool
 }
 
-// serve runs a server loop that Close waits for.
+func (l *Lab) closing() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// serve runs a server loop that Close waits for; after Close it runs
+// nothing.
 func (l *Lab) serve(f func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -243,6 +259,9 @@ func (l *Lab) Host(name string) *esxisim.Host {
 // Close stops every listener and session.
 func (l *Lab) Close() error {
 	l.closeOnce.Do(func() {
+		l.mu.Lock()
+		l.closed = true
+		l.mu.Unlock()
 		var errs []error
 		for _, w := range l.workloads {
 			w.Stop()

@@ -70,16 +70,37 @@ func prefixes(cidrs []string) []netip.Prefix {
 	return out
 }
 
-// startNFS serves srv on the node's modelled ports and on a real loopback
-// port (port 0: a free one).
-func (l *Lab) startNFS(name string, node *fabric.Node, srv *nfs.Server, host string, port int) (*NFSServer, error) {
+// listenModelled serves srv on the node's modelled NFS ports.
+func (l *Lab) listenModelled(name string, node *fabric.Node, srv *nfs.Server) error {
 	for _, p := range []uint16{portmapPort, nfsPort} {
 		ln, err := node.Listen(p)
 		if err != nil {
-			return nil, fmt.Errorf("%s: listen %d: %w", name, p, err)
+			return fmt.Errorf("%s: listen %d: %w", name, p, err)
 		}
 		l.serve(func() { srv.Serve(ln) })
 	}
+	return nil
+}
+
+// startNFS serves srv on the node's modelled ports and on a real loopback
+// port (port 0: a free one). The service lives and dies with the node:
+// power-off drops its sessions and listeners, power-on serves again.
+func (l *Lab) startNFS(name string, node *fabric.Node, srv *nfs.Server, host string, port int) (*NFSServer, error) {
+	if err := l.listenModelled(name, node, srv); err != nil {
+		return nil, err
+	}
+	node.OnPower(func(on bool) {
+		if !on {
+			srv.DropSessions("node powered off")
+			return
+		}
+		if l.closing() {
+			return
+		}
+		// The node's listeners vanished with its power; a second
+		// power-on racing this one finds the ports taken, harmlessly.
+		_ = l.listenModelled(name, node, srv)
+	})
 	rl, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		return nil, fmt.Errorf("%s: nfs: %w", name, err)

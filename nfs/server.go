@@ -336,6 +336,26 @@ func (s *Server) Sessions() []Session {
 	return out
 }
 
+// DropSessions forgets every client connection at once, as a server
+// process that dies does: used when the node under the server loses power
+// (the network below decides what the clients see — on a powered-off
+// node, nothing). reason goes into each disconnect event.
+func (s *Server) DropSessions(reason string) int {
+	s.mu.Lock()
+	all := make([]*session, 0, len(s.sessions))
+	for ss := range s.sessions {
+		all = append(all, ss)
+	}
+	s.mu.Unlock()
+	for _, ss := range all {
+		ss.mu.Lock()
+		ss.why = reason
+		ss.mu.Unlock()
+		ss.close()
+	}
+	return len(all)
+}
+
 // TerminateClient closes every connection from addr cleanly (FIN): the
 // client reads EOF and reconnects. It is Nutanix's NfsTerminateConnection,
 // which Genesis sends before it moves a host's route. It returns how many
