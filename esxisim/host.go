@@ -12,24 +12,19 @@
 package esxisim
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"path"
 	"strings"
-	"sync"
 	"sync/atomic"
-
-	"github.com/gliderlabs/ssh"
-	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/autopathlab/autopathlab/clock"
 	"github.com/autopathlab/autopathlab/esxisim/datastore"
 	"github.com/autopathlab/autopathlab/esxisim/vmkernel"
 	"github.com/autopathlab/autopathlab/fabric"
 	"github.com/autopathlab/autopathlab/shell"
+	"github.com/autopathlab/autopathlab/sshd"
 )
 
 // Default credentials of a Nutanix-installed ESXi host.
@@ -80,8 +75,9 @@ type Config struct {
 	// Datastore configures the NFS client (heartbeats, APD timeout).
 	Datastore datastore.Config
 
-	// OnEvent receives logins, failed logins, commands and logouts. It is
-	// called from session goroutines and must not block for long.
+	// OnEvent receives logins, failed logins, commands, logouts and
+	// recovered panics. It is called from connection and session
+	// goroutines and must not block for long.
 	OnEvent func(Event)
 }
 
@@ -101,23 +97,7 @@ type Host struct {
 	reg   *shell.Registry
 	ds    *datastore.Manager
 	clock clock.Clock
-	srv   *ssh.Server
-
-	ecdsaKey gossh.Signer
-	rsaKey   gossh.Signer
-	rsaErr   error
-	rsaDone  chan struct{}
-	keysOnce sync.Once
-
-	// ctx is cancelled by Close: sessions' commands stop.
-	ctx    context.Context
-	cancel context.CancelFunc
-
-	mu     sync.Mutex
-	closed bool
-	ln     net.Listener
-	conns  map[net.Conn]*connState
-	wg     sync.WaitGroup
+	srv   *sshd.Server
 
 	// nextPID numbers shell sessions for shell.log, like the ash
 	// processes sshd forks on ESXi.
@@ -152,28 +132,18 @@ func New(nw *fabric.Network, cfg Config) (*Host, error) {
 		cfg.MaxAuthTries = 6
 	}
 	h := &Host{
-		cfg:     cfg,
-		vm:      vm,
-		clock:   vm.Clock(),
-		fs:      shell.NewFS(shell.WithClock(vm.Clock())),
-		reg:     shell.NewRegistry(),
-		conns:   map[net.Conn]*connState{},
-		rsaDone: make(chan struct{}),
+		cfg:   cfg,
+		vm:    vm,
+		clock: vm.Clock(),
+		fs:    shell.NewFS(shell.WithClock(vm.Clock())),
+		reg:   shell.NewRegistry(),
 	}
-	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.nextPID.Store(2099000)
-	if h.ecdsaKey, err = ecdsaHostKey(cfg.HostKeySeed); err != nil {
+	// The SSH server first: it derives the RSA host key in the background
+	// while the rest is built, and hosts built one after another derive
+	// theirs in parallel. Close waits for it.
+	if h.srv, err = sshd.New(h.sshdPolicy()); err != nil {
 		return nil, err
-	}
-	if cfg.ECDSAOnly {
-		close(h.rsaDone)
-	} else {
-		// Derived in the background: hosts built one after another derive
-		// their keys in parallel. Start and Close wait for it.
-		go func() {
-			defer close(h.rsaDone)
-			h.rsaKey, h.rsaErr = rsaHostKey(cfg.HostKeySeed)
-		}()
 	}
 	if err := h.layoutFS(); err != nil {
 		return nil, err
@@ -187,7 +157,6 @@ func New(nw *fabric.Network, cfg Config) (*Host, error) {
 		return nil, err
 	}
 	h.registerCommands()
-	h.srv = h.newServer()
 	return h, nil
 }
 

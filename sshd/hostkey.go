@@ -1,4 +1,4 @@
-package esxisim
+package sshd
 
 import (
 	"crypto/ecdsa"
@@ -41,7 +41,7 @@ func ecdsaHostKey(seed string) (gossh.Signer, error) {
 		}
 		return gossh.NewSignerFromKey(k)
 	}
-	return nil, errors.New("esxisim: cannot derive an ECDSA host key")
+	return nil, errors.New("sshd: cannot derive an ECDSA host key")
 }
 
 // rsaHostKey derives the host's 2048-bit RSA key.
@@ -72,7 +72,7 @@ func rsaHostKey(seed string) (gossh.Signer, error) {
 		k.Precompute()
 		return gossh.NewSignerFromKey(k)
 	}
-	return nil, errors.New("esxisim: cannot derive an RSA host key")
+	return nil, errors.New("sshd: cannot derive an RSA host key")
 }
 
 // rsaPrime returns a prime of exactly bits bits whose two top bits are set,

@@ -1,4 +1,4 @@
-package esxisim
+package sshd
 
 import (
 	"bufio"
@@ -21,19 +21,27 @@ import (
 // ("unexpected message type 5", golang/go#75268, fix proposed in
 // golang/crypto#322, not released). Until x/crypto accepts it, a paramiko
 // client gets what its fallback would have got from ESXi: its password
-// checked in the "password" method. Only paramiko: every other client sees
-// ESXi's "publickey,keyboard-interactive" exactly. The client is
-// recognised by its identification string, which x/crypto reads only after
-// the server configuration is fixed; so the server exchanges
-// identifications itself first.
+// checked in the "password" method. Only paramiko, and only under a policy
+// that offers keyboard-interactive but not password (ESXi's): every other
+// client sees "publickey,keyboard-interactive" exactly, and a policy that
+// offers password (a CVM's) needs no fallback. The client is recognised by
+// its identification string, which x/crypto reads only after the server
+// configuration is fixed; so the server exchanges identifications itself
+// first.
 
 // paramikoPrefix starts paramiko's identification string.
 const paramikoPrefix = "SSH-2.0-paramiko_"
 
 func isParamiko(clientVersion string) bool { return strings.HasPrefix(clientVersion, paramikoPrefix) }
 
+// paramikoFallback reports whether a client gets its password checked in
+// the "password" method although the policy does not offer it.
+func paramikoFallback(m Methods, clientVersion string) bool {
+	return m.Has(KeyboardInteractive) && !m.Has(Password) && isParamiko(clientVersion)
+}
+
 // errBadIdent is a client that sent no SSH identification line.
-var errBadIdent = errors.New("esxisim: no SSH identification from client")
+var errBadIdent = errors.New("sshd: no SSH identification from client")
 
 // exchangeIdent sends serverIdent ("SSH-2.0-OpenSSH_9.7") and reads the
 // client's identification. The returned conn replays the client's line to
@@ -97,7 +105,7 @@ func (c *identConn) Write(p []byte) (int, error) {
 	if c.swallow != nil {
 		// x/crypto writes its identification in one Write.
 		if !bytes.HasPrefix(p, c.swallow) {
-			return 0, errors.New("esxisim: unexpected identification write")
+			return 0, errors.New("sshd: unexpected identification write")
 		}
 		skip := len(c.swallow)
 		c.swallow = nil
