@@ -68,6 +68,10 @@ type Config struct {
 	// ECDSAOnly skips the RSA host key, whose derivation costs 0.05–0.3 s of
 	// CPU per host. ESXi has both.
 	ECDSAOnly bool
+	// RSAKeySeed and Keyring let the hosts of a lab share one RSA host key,
+	// derived once (see sshd.Keyring); each keeps its own ECDSA key.
+	RSAKeySeed string
+	Keyring    *sshd.Keyring
 	// ServerVersion is the SSH identification after "SSH-2.0-" (default
 	// DefaultServerVersion).
 	ServerVersion string

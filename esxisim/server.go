@@ -47,6 +47,8 @@ func (h *Host) sshdPolicy() sshd.Config {
 		ServerVersion: h.cfg.ServerVersion,
 		HostKeySeed:   h.cfg.HostKeySeed,
 		ECDSAOnly:     h.cfg.ECDSAOnly,
+		RSAKeySeed:    h.cfg.RSAKeySeed,
+		Keyring:       h.cfg.Keyring,
 		Auth: sshd.Auth{
 			Methods:             methods,
 			Password:            h.password,

@@ -22,6 +22,7 @@ import (
 	"github.com/autopathlab/autopathlab/esxisim/vmkernel"
 	"github.com/autopathlab/autopathlab/fabric"
 	"github.com/autopathlab/autopathlab/nfs"
+	"github.com/autopathlab/autopathlab/sshd"
 	"github.com/autopathlab/autopathlab/topology"
 )
 
@@ -37,6 +38,10 @@ type Options struct {
 	// HostKeySeed makes host keys stable across restarts of the same lab
 	// (default: the topology name).
 	HostKeySeed string
+	// Keyring shares RSA host-key derivations between labs (tests that
+	// start many labs); nil: one per lab. The nodes of a lab share one RSA
+	// host key and have ECDSA keys of their own.
+	Keyring *sshd.Keyring
 	// NFSPortBase gives the Nth NFS service (CVMs, then filers, 1-based)
 	// the real loopback port NFSPortBase+N. 0 picks free ports.
 	NFSPortBase int
@@ -119,6 +124,9 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 	if o.HostKeySeed == "" {
 		o.HostKeySeed = "autopathlab/" + topo.Name
 	}
+	if o.Keyring == nil {
+		o.Keyring = sshd.NewKeyring()
+	}
 	l := &Lab{Topology: topo, Net: fabric.New(fabric.WithClock(o.Clock)), Clock: o.Clock, Nodes: map[string]*fabric.Node{}, workloads: map[string]*vmio.Workload{}, Events: NewEventLog(o.EventsTo)}
 	o = l.hookEvents(o)
 	defer func() {
@@ -200,6 +208,8 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 			PasswordAuth: th.SSH.PasswordAuth,
 			Datastore:    datastoreConfig(th.NFS),
 			HostKeySeed:  o.HostKeySeed + "/" + th.Name,
+			RSAKeySeed:   o.HostKeySeed,
+			Keyring:      o.Keyring,
 			OnEvent:      o.OnEvent,
 		})
 		if err != nil {

@@ -38,6 +38,11 @@ type Config struct {
 	// ECDSAOnly skips the RSA host key, whose derivation costs 0.05–0.3 s
 	// of CPU.
 	ECDSAOnly bool
+	// RSAKeySeed seeds the RSA host key (default HostKeySeed). Servers
+	// that share it and a Keyring share one RSA key, derived once.
+	RSAKeySeed string
+	// Keyring, if set, memoises RSA derivations across servers.
+	Keyring *Keyring
 
 	// Auth is who may log in, and how.
 	Auth Auth

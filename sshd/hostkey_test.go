@@ -60,3 +60,20 @@ func TestHostKeys(t *testing.T) {
 		assert.Equal(t, ka[i].Marshal(), seen.Marshal(), algo)
 	}
 }
+
+// A keyring derives an RSA key once per seed: two servers sharing the seed
+// present the same RSA key and their own ECDSA keys.
+func TestKeyringSharesRSA(t *testing.T) {
+	kr := NewKeyring()
+	a, err := kr.RSA("lab")
+	require.NoError(t, err)
+	b, err := kr.RSA("lab")
+	require.NoError(t, err)
+	require.Same(t, a, b)
+	want, err := rsaHostKey("lab")
+	require.NoError(t, err)
+	require.Equal(t, gossh.FingerprintSHA256(want.PublicKey()), gossh.FingerprintSHA256(a.PublicKey()))
+	c, err := kr.RSA("other")
+	require.NoError(t, err)
+	require.NotEqual(t, gossh.FingerprintSHA256(a.PublicKey()), gossh.FingerprintSHA256(c.PublicKey()))
+}

@@ -87,9 +87,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ECDSAOnly {
 		close(s.rsaDone)
 	} else {
+		seed := cfg.RSAKeySeed
+		if seed == "" {
+			seed = cfg.HostKeySeed
+		}
 		go func() {
 			defer close(s.rsaDone)
-			s.rsaKey, s.rsaErr = rsaHostKey(cfg.HostKeySeed)
+			if cfg.Keyring != nil {
+				s.rsaKey, s.rsaErr = cfg.Keyring.RSA(seed)
+			} else {
+				s.rsaKey, s.rsaErr = rsaHostKey(seed)
+			}
 		}()
 	}
 	s.srv = s.newSSHServer()
