@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/autopathlab/autopathlab/clock"
+	"github.com/autopathlab/autopathlab/cvmsim/genesis"
 	"github.com/autopathlab/autopathlab/esxisim"
 	"github.com/autopathlab/autopathlab/esxisim/datastore"
 	"github.com/autopathlab/autopathlab/esxisim/vmio"
@@ -55,6 +56,9 @@ type Options struct {
 	NoWorkload bool
 	// EventsTo receives every event as a JSON line (lab --events FILE).
 	EventsTo io.Writer
+	// Genesis runs the reference autopath (nil: off, as in lab without
+	// --genesis).
+	Genesis *GenesisOptions
 }
 
 // Lab is a running lab.
@@ -80,6 +84,9 @@ type Lab struct {
 	Events *EventLog
 
 	workloads map[string]*vmio.Workload
+	// Genesis is the reference autopath when Options.Genesis asked for it.
+	Genesis     *genesis.Genesis
+	stopGenesis func()
 
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -223,6 +230,11 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 		}
 		l.mountDatastores(h, th, o)
 	}
+	if o.Genesis != nil {
+		if err := l.startGenesis(o.Genesis); err != nil {
+			return nil, err
+		}
+	}
 	l.Started = time.Since(t0)
 	return l, nil
 }
@@ -273,6 +285,9 @@ func (l *Lab) Close() error {
 		l.closed = true
 		l.mu.Unlock()
 		var errs []error
+		if l.stopGenesis != nil {
+			l.stopGenesis()
+		}
 		for _, w := range l.workloads {
 			w.Stop()
 		}

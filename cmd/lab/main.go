@@ -1,7 +1,8 @@
 // Command lab runs an autopathlab lab: by default seed 001's cluster of
 // three ESXi hosts and three CVMs, each host's SSH on 127.0.0.1:2200+N.
 //
-//	lab [--topology FILE] [--ssh-port-base N] [--nfs-port-base N] [--endpoints-json FILE] [--events FILE] [--time-scale F]
+//	lab [--topology FILE] [--ssh-port-base N] [--nfs-port-base N] [--endpoints-json FILE]
+//	    [--events FILE] [--genesis [--genesis-log FILE]] [--time-scale F]
 package main
 
 import (
@@ -32,6 +33,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1", "`HOST` the real listeners bind to")
 	endpoints := fs.String("endpoints-json", "", "write the endpoints to `FILE` once every listener accepts")
 	eventsFile := fs.String("events", "", "append every event to `FILE` as JSON lines (- for stdout)")
+	withGenesis := fs.Bool("genesis", false, "run the reference autopath (Genesis: every 30 s of emulated time)")
+	genesisLog := fs.String("genesis-log", "", "write Genesis' genesis.out lines to `FILE`")
 	scale := fs.Float64("time-scale", 1, "run the emulator's own timers at this `FACTOR` of real time (0.05 = 20x faster)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -63,7 +66,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		events = f
 	}
+	var gen *harness.GenesisOptions
+	if *withGenesis {
+		gen = &harness.GenesisOptions{}
+		if *genesisLog != "" {
+			f, err := os.OpenFile(*genesisLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				fmt.Fprintf(stderr, "lab: %v\n", err)
+				return 1
+			}
+			defer f.Close()
+			gen.Log = f
+		}
+	}
 	lab, err := harness.New(topo, harness.Options{
+		Genesis:     gen,
 		EventsTo:    events,
 		Clock:       clock.Scaled(*scale),
 		ListenHost:  *listen,

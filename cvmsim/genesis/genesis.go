@@ -127,6 +127,7 @@ const (
 	EventTerminate    = "genesis.terminate" // NfsTerminateConnection
 	EventNoTarget     = "genesis.no_target" // no healthy CVM to forward to
 	EventSSHError     = "genesis.ssh_error" // a host could not be reached
+	EventRound        = "genesis.round"     // a round's host actions are done
 )
 
 // Event is one thing Genesis observed or did.

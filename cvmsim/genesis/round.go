@@ -40,7 +40,15 @@ func (g *Genesis) Tick(ctx context.Context) error {
 		wg.Go(func() { errs[i] = safely(func() error { return g.serveHost(ctx, v, hs) }) })
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	err := errors.Join(errs...)
+	// The round's end, for waiters: a test or a conformance kit knows the
+	// host actions of this round are done.
+	end := Event{Kind: EventRound, Leader: v.leader.Name()}
+	if err != nil {
+		end.Err = err.Error()
+	}
+	g.emit(end)
+	return err
 }
 
 // view is a round's picture of the cluster.
