@@ -6,7 +6,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"os/exec"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -58,29 +57,6 @@ func TestOfferedMethods(t *testing.T) {
 	}
 }
 
-// kbdInt answers keyboard-interactive with password and records the
-// questions asked.
-type kbdInt struct {
-	password  string
-	mu        sync.Mutex
-	questions []string
-	echos     []bool
-}
-
-func (k *kbdInt) auth() gossh.AuthMethod {
-	return gossh.KeyboardInteractive(func(_, _ string, questions []string, echos []bool) ([]string, error) {
-		k.mu.Lock()
-		defer k.mu.Unlock()
-		k.questions = append(k.questions, questions...)
-		k.echos = append(k.echos, echos...)
-		answers := make([]string, len(questions))
-		for i := range answers {
-			answers[i] = k.password
-		}
-		return answers, nil
-	})
-}
-
 func TestAuthESXiPolicy(t *testing.T) {
 	var ev events
 	cfg := esxiPolicy()
@@ -96,22 +72,21 @@ func TestAuthESXiPolicy(t *testing.T) {
 	assert.Contains(t, err.Error(), "no supported methods remain")
 
 	// keyboard-interactive asks PAM's "Password: " without echo.
-	k := &kbdInt{password: "nutanix/4u"}
-	c, err := dial(s, "root", k.auth())
+	k := &sshdtest.KbdInt{Password: "nutanix/4u"}
+	c, err := dial(s, "root", k.Auth())
 	require.NoError(t, err)
 	c.Close()
-	assert.Equal(t, []string{"Password: "}, k.questions)
-	assert.Equal(t, []bool{false}, k.echos)
+	assert.Equal(t, []string{"Password: "}, k.Questions())
+	assert.Equal(t, []bool{false}, k.Echos())
 
 	_, err = dial(s, "root", sshdtest.KeyboardInteractive("wrong"))
 	require.ErrorContains(t, err, "unable to authenticate")
 	_, err = dial(s, "admin", sshdtest.KeyboardInteractive("nutanix/4u"))
 	require.ErrorContains(t, err, "unable to authenticate", "an unknown user")
 
-	require.Eventually(t, func() bool {
-		return ev.summary() == "ssh.login/root/keyboard-interactive ssh.logout/root/ "+
-			"ssh.login_failed/root/keyboard-interactive ssh.login_failed/admin/keyboard-interactive"
-	}, 5*time.Second, 10*time.Millisecond, "events %+v", ev.all())
+	// The logout may be reported after the next dial's failure.
+	ev.waitSet(t, "ssh.login/root/keyboard-interactive ssh.logout/root/ "+
+		"ssh.login_failed/root/keyboard-interactive ssh.login_failed/admin/keyboard-interactive")
 	for _, e := range ev.all() {
 		assert.Equal(t, "esx-a", e.Host)
 		assert.True(t, strings.HasPrefix(e.Source, "127.0.0.1:"), e.Source)
@@ -130,30 +105,24 @@ func TestAuthCVMPolicy(t *testing.T) {
 
 	c, err := dial(s, "nutanix", gossh.Password("nutanix/4u"))
 	require.NoError(t, err)
-	stdout, _, _ := run(t, c, "echo $USER")
+	stdout, _, _ := sshdtest.Run(t, c, "echo $USER")
 	assert.Equal(t, "nutanix\n", stdout)
 	c.Close()
 	_, err = dial(s, "nutanix", gossh.Password("nutanix"))
 	require.ErrorContains(t, err, "unable to authenticate", "a wrong password")
 	_, err = dial(s, "root", gossh.Password("nutanix/4u"))
 	require.Error(t, err, "an unknown user")
-	k := &kbdInt{password: "nutanix/4u"}
-	c, err = dial(s, "nutanix", k.auth())
+	k := &sshdtest.KbdInt{Password: "nutanix/4u"}
+	c, err = dial(s, "nutanix", k.Auth())
 	require.NoError(t, err)
 	c.Close()
-	assert.Equal(t, []string{"Password: "}, k.questions)
+	assert.Equal(t, []string{"Password: "}, k.Questions())
 
 	// A logout is reported when the server sees the connection go, which
 	// may be after the next dial's attempt: compare as sets.
-	want := strings.Fields("ssh.login/nutanix/password ssh.command/nutanix/ ssh.logout/nutanix/ " +
-		"ssh.login_failed/nutanix/password ssh.login_failed/root/password " +
+	ev.waitSet(t, "ssh.login/nutanix/password ssh.command/nutanix/ ssh.logout/nutanix/ "+
+		"ssh.login_failed/nutanix/password ssh.login_failed/root/password "+
 		"ssh.login/nutanix/keyboard-interactive ssh.logout/nutanix/")
-	slices.Sort(want)
-	require.Eventually(t, func() bool {
-		got := strings.Fields(ev.summary())
-		slices.Sort(got)
-		return slices.Equal(want, got)
-	}, 5*time.Second, 10*time.Millisecond, "events %s", ev.summary())
 }
 
 func TestMaxAuthTries(t *testing.T) {
@@ -214,9 +183,7 @@ func TestPublicKey(t *testing.T) {
 	c.Close()
 
 	// Failed key queries are probes, not failed logins.
-	require.Eventually(t, func() bool {
-		return ev.summary() == "ssh.login/nutanix/publickey ssh.logout/nutanix/ ssh.login/nutanix/publickey ssh.logout/nutanix/"
-	}, 5*time.Second, 10*time.Millisecond, "events %s", ev.summary())
+	ev.waitSet(t, "ssh.login/nutanix/publickey ssh.logout/nutanix/ ssh.login/nutanix/publickey ssh.logout/nutanix/")
 
 	// Users' static keys.
 	users := Users{"u": {AuthorizedKeys: []string{line(authorized)}}}
@@ -240,7 +207,7 @@ func TestParamikoFallback(t *testing.T) {
 
 	c, err := dialVersion(s, paramiko, "root", gossh.Password("nutanix/4u"))
 	require.NoError(t, err)
-	stdout, _, _ := run(t, c, "echo ok")
+	stdout, _, _ := sshdtest.Run(t, c, "echo ok")
 	assert.Equal(t, "ok\n", stdout)
 	c.Close()
 	_, err = dialVersion(s, paramiko, "root", gossh.Password("wrong"))

@@ -1,14 +1,13 @@
 package sshd
 
 import (
-	"bytes"
-	"errors"
-	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	gossh "golang.org/x/crypto/ssh"
 
@@ -135,49 +134,19 @@ func login(t testing.TB, s *Server, user string) *gossh.Client {
 	return c
 }
 
-// run execs command in a new session and returns its output and status.
-func run(t testing.TB, c *gossh.Client, command string) (stdout, stderr string, status int) {
+// waitSet waits until the events, as summary's words, are want's in any
+// order: a logout is reported when the server sees the connection go,
+// which may be after the next dial's attempt.
+func (e *events) waitSet(t testing.TB, want string) {
 	t.Helper()
-	s, err := c.NewSession()
-	require.NoError(t, err)
-	defer s.Close()
-	var o, e bytes.Buffer
-	s.Stdout, s.Stderr = &o, &e
-	err = s.Run(command)
-	var ee *gossh.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		status = ee.ExitStatus()
-	default:
-		t.Fatalf("%q: %v", command, err)
+	w := strings.Fields(want)
+	slices.Sort(w)
+	sorted := func() []string {
+		got := strings.Fields(e.summary())
+		slices.Sort(got)
+		return got
 	}
-	return o.String(), e.String(), status
-}
-
-// readUntil reads r until the output ends with suffix and returns what it
-// read.
-func readUntil(t testing.TB, r io.Reader, buf *bytes.Buffer, suffix string) string {
-	t.Helper()
-	start := buf.Len()
-	done := make(chan error, 1)
-	go func() {
-		p := make([]byte, 4096)
-		for !strings.HasSuffix(buf.String()[start:], suffix) {
-			n, err := r.Read(p)
-			buf.Write(p[:n])
-			if err != nil {
-				done <- err
-				return
-			}
-		}
-		done <- nil
-	}()
-	select {
-	case err := <-done:
-		require.NoError(t, err, "reading until %q; got %q", suffix, buf.String()[start:])
-	case <-time.After(10 * time.Second):
-		t.Fatalf("timed out reading until %q", suffix)
+	if !assert.Eventually(t, func() bool { return slices.Equal(w, sorted()) }, 5*time.Second, 10*time.Millisecond) {
+		t.Fatalf("events %q, want %q", sorted(), w)
 	}
-	return buf.String()[start:]
 }

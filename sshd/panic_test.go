@@ -45,7 +45,7 @@ func TestPanicRecovery(t *testing.T) {
 	c := login(t, s, "root")
 
 	// A panicking command: the shell reports it and carries on.
-	stdout, stderr, status := run(t, c, "boom; echo after")
+	stdout, stderr, status := sshdtest.Run(t, c, "boom; echo after")
 	assert.Equal(t, "after\n", stdout)
 	assert.Contains(t, stderr, "boom")
 	assert.Equal(t, 0, status)
@@ -53,11 +53,11 @@ func TestPanicRecovery(t *testing.T) {
 	// A panic in the session machinery (the command event's hook, the
 	// policy's Shell) ends that session with status 255.
 	panicOn.Store(EventCommand)
-	_, stderr, status = run(t, c, "true")
+	_, stderr, status = sshdtest.Run(t, c, "true")
 	assert.Equal(t, 255, status)
 	assert.Equal(t, "testsim: internal error, session closed: hook exploded on ssh.command\r\n", stderr)
 	shellPanics.Store(true)
-	_, stderr, status = run(t, c, "true")
+	_, stderr, status = sshdtest.Run(t, c, "true")
 	assert.Equal(t, 255, status)
 	assert.Equal(t, "testsim: internal error, session closed: no shell\r\n", stderr)
 
@@ -73,10 +73,10 @@ func TestPanicRecovery(t *testing.T) {
 	require.Eventually(t, func() bool { return panicOn.Load() == "" }, 5*time.Second, 10*time.Millisecond)
 
 	// The server, and the first connection, are still up.
-	stdout, _, _ = run(t, c, "echo alive")
+	stdout, _, _ = sshdtest.Run(t, c, "echo alive")
 	assert.Equal(t, "alive\n", stdout)
 	c3 := login(t, s, "root")
-	stdout, _, _ = run(t, c3, "echo new")
+	stdout, _, _ = sshdtest.Run(t, c3, "echo new")
 	assert.Equal(t, "new\n", stdout)
 
 	panics := ev.all()

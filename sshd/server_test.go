@@ -56,7 +56,7 @@ func TestExec(t *testing.T) {
 	// SSH_CLIENT and SSH_CONNECTION name both ends, as sshd sets them.
 	local := c.LocalAddr().(*net.TCPAddr)
 	remote := c.RemoteAddr().(*net.TCPAddr)
-	stdout, _, _ := run(t, c, `echo "$SSH_CLIENT|$SSH_CONNECTION"`)
+	stdout, _, _ := sshdtest.Run(t, c, `echo "$SSH_CLIENT|$SSH_CONNECTION"`)
 	assert.Equal(t, "127.0.0.1 "+strconv.Itoa(local.Port)+" "+strconv.Itoa(remote.Port)+"|127.0.0.1 "+strconv.Itoa(local.Port)+" 127.0.0.1 "+strconv.Itoa(remote.Port)+"\n", stdout)
 }
 
@@ -82,20 +82,20 @@ func TestPTYShell(t *testing.T) {
 	require.NoError(t, ss.Shell())
 
 	var buf bytes.Buffer
-	got := readUntil(t, stdout, &buf, cvmPrompt)
+	got := sshdtest.ReadUntil(t, stdout, &buf, cvmPrompt)
 	assert.Equal(t, "Nutanix Controller VM\r\n"+cvmPrompt, got)
 
 	_, err = io.WriteString(stdin, "cd /\r")
 	require.NoError(t, err)
-	got = readUntil(t, stdout, &buf, "nutanix@NTNX-BLOCK1-A-CVM:192.168.1.27:/$ ")
+	got = sshdtest.ReadUntil(t, stdout, &buf, "nutanix@NTNX-BLOCK1-A-CVM:192.168.1.27:/$ ")
 	assert.Equal(t, "cd /\r\nnutanix@NTNX-BLOCK1-A-CVM:192.168.1.27:/$ ", got)
 
 	// A resize at the prompt: the line editor repaints the line.
 	require.NoError(t, ss.WindowChange(50, 132))
-	readUntil(t, stdout, &buf, "\x1b[Knutanix@NTNX-BLOCK1-A-CVM:192.168.1.27:/$ ")
+	sshdtest.ReadUntil(t, stdout, &buf, "\x1b[Knutanix@NTNX-BLOCK1-A-CVM:192.168.1.27:/$ ")
 	_, err = io.WriteString(stdin, "printf 'a\\nb\\n'; echo $TERM; nosuch\r")
 	require.NoError(t, err)
-	got = readUntil(t, stdout, &buf, ":/$ ")
+	got = sshdtest.ReadUntil(t, stdout, &buf, ":/$ ")
 	assert.Equal(t, "printf 'a\\nb\\n'; echo $TERM; nosuch\r\na\r\nb\r\nxterm\r\n-sh: nosuch: not found\r\nnutanix@NTNX-BLOCK1-A-CVM:192.168.1.27:/$ ", got)
 
 	_, err = io.WriteString(stdin, "exit 4\r")
@@ -151,7 +151,7 @@ func TestEnvAndRefusedRequests(t *testing.T) {
 	ok, _, err = c.SendRequest("tcpip-forward", true, nil)
 	require.NoError(t, err)
 	assert.False(t, ok)
-	stdout, _, _ := run(t, c, "echo fine")
+	stdout, _, _ := sshdtest.Run(t, c, "echo fine")
 	assert.Equal(t, "fine\n", stdout)
 }
 
@@ -197,20 +197,6 @@ func TestLifecycle(t *testing.T) {
 	require.NoError(t, s.Close(), "Close twice")
 }
 
-// waitGoroutines polls until the goroutine count is back to at most n.
-func waitGoroutines(t *testing.T, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > n {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("%d goroutines, want at most %d:\n%s", runtime.NumGoroutine(), n, buf)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestCloseLeavesNoGoroutines closes a server with an interactive shell, a
 // long command and a connection stuck before its identification, and
 // checks that nothing it started outlives Close.
@@ -233,25 +219,18 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, sh.Shell())
 	var buf bytes.Buffer
-	readUntil(t, out, &buf, cvmPrompt)
+	sshdtest.ReadUntil(t, out, &buf, cvmPrompt)
 	long, err := c.NewSession()
 	require.NoError(t, err)
 	require.NoError(t, long.Start("sleep 1000"))
 	raw, err := net.Dial("tcp", s.Addr().String())
 	require.NoError(t, err)
-	run(t, c, "true")
+	sshdtest.Run(t, c, "true")
 
-	closed := make(chan error, 1)
-	go func() { closed <- s.Close() }()
-	select {
-	case err := <-closed:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close did not return")
-	}
+	sshdtest.Close(t, s.Close)
 	c.Close()
 	raw.Close()
-	waitGoroutines(t, before)
+	sshdtest.WaitGoroutines(t, before)
 	require.NoError(t, s.Close(), "Close twice")
 }
 
@@ -289,7 +268,7 @@ func TestEventStamps(t *testing.T) {
 	s := newServer(t, cfg)
 	c := login(t, s, "nutanix")
 	name.Store("cvm-b")
-	run(t, c, "echo")
+	sshdtest.Run(t, c, "echo")
 	all := ev.all()
 	require.Len(t, all, 2)
 	assert.Equal(t, EventLogin, all[0].Kind)

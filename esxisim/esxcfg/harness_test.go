@@ -1,26 +1,20 @@
 package esxcfg
 
 import (
-	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/autopathlab/autopathlab/clock"
+	"github.com/autopathlab/autopathlab/esxisim/cmdtest"
 	"github.com/autopathlab/autopathlab/esxisim/vmkernel"
 	"github.com/autopathlab/autopathlab/esxisim/vmkernel/vmkerneltest"
 	"github.com/autopathlab/autopathlab/fabric"
 	"github.com/autopathlab/autopathlab/shell"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // bench is a host with its esxcfg commands registered, as a session sees
 // them.
@@ -81,88 +75,18 @@ func hpe(t testing.TB) *bench {
 // run executes one command line and returns what the session would see.
 func (b *bench) run(t testing.TB, line string) (stdout, stderr string, code int) {
 	t.Helper()
-	args := splitLine(line)
-	cmd, ok := b.reg.Command("/sbin/" + args[0])
-	if !ok {
-		t.Fatalf("%s: not registered", args[0])
-	}
-	return b.exec(cmd, args)
+	args := cmdtest.SplitLine(line)
+	return b.exec(cmdtest.Lookup(t, b.reg, args[0]), args)
 }
 
 func (b *bench) exec(cmd shell.Command, args []string) (string, string, int) {
-	var out, errb bytes.Buffer
-	code := cmd(context.Background(), &shell.Invocation{
-		Args: args, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
-		Dir: "/", Getenv: func(string) string { return "" }, Clock: b.lab.Clock,
-	})
-	return out.String(), errb.String(), code
+	return cmdtest.Exec(context.Background(), cmd, args, b.lab.Clock)
 }
 
-// transcript runs lines and renders them as a session would show them,
-// stderr marked, every exit status stated.
+// transcript runs lines and renders them as a session would show them.
 func (b *bench) transcript(t testing.TB, lines ...string) string {
 	t.Helper()
-	var s strings.Builder
-	for _, l := range lines {
-		out, errs, code := b.run(t, l)
-		fmt.Fprintf(&s, "$ %s\n%s", l, out)
-		if errs != "" {
-			fmt.Fprintf(&s, "[stderr]\n%s", errs)
-		}
-		fmt.Fprintf(&s, "[exit %d]\n", code)
-	}
-	return s.String()
-}
-
-// splitLine splits a command line on blanks, honouring '...' and "...".
-func splitLine(line string) []string {
-	var args []string
-	var cur strings.Builder
-	in, quote := false, byte(0)
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		switch {
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote != 0:
-			cur.WriteByte(c)
-		case c == '\'' || c == '"':
-			quote, in = c, true
-		case c == ' ':
-			if in {
-				args = append(args, cur.String())
-				cur.Reset()
-				in = false
-			}
-		default:
-			cur.WriteByte(c)
-			in = true
-		}
-	}
-	if in {
-		args = append(args, cur.String())
-	}
-	return args
-}
-
-// golden compares got with testdata/<name>.golden, rewriting it with
-// -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	p := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from golden file %s:\n--- got\n%s\n--- want\n%s", name, p, got, want)
-	}
+	return cmdtest.Transcript(func(l string) (string, string, int) { return b.run(t, l) }, lines...)
 }
 
 // snapshot renders everything the esxcfg tools can change or report, so a
@@ -192,16 +116,6 @@ func snapshot(h *vmkernel.Host) string {
 		fmt.Fprintf(&s, "vmnic %+v\n", n)
 	}
 	return s.String()
-}
-
-// neighbors lists the host's ARP cache as "ip@vmk" strings.
-func neighbors(h *vmkernel.Host) []string {
-	var out []string
-	for _, n := range h.Node().Neighbors() {
-		out = append(out, n.IP.String()+"@"+n.Iface)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // echo sends one probe from the host as vmkping would, to check where the

@@ -10,6 +10,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/require"
 
+	"github.com/autopathlab/autopathlab/esxisim/cmdtest"
 	"github.com/autopathlab/autopathlab/esxisim/datastore"
 	"github.com/autopathlab/autopathlab/nfs"
 	"github.com/autopathlab/autopathlab/shell"
@@ -68,7 +69,7 @@ func enterAPD(t *testing.T, b *bench, m *datastore.Manager) {
 
 func TestNasGolden(t *testing.T) {
 	b, m := nasBench(t)
-	golden(t, "nas-add-list-delete", b.transcript(t,
+	cmdtest.Golden(t, "nas-add-list-delete", b.transcript(t,
 		"esxcfg-nas -l",
 		"esxcfg-nas -a -o 192.168.5.2 -s /ctr1 ctr1",
 		"esxcfg-nas -l",
@@ -81,7 +82,7 @@ func TestNasGolden(t *testing.T) {
 		"esxcfg-nas -d ctr1",
 		"esxcfg-nas -l",
 	))
-	golden(t, "nas-errors", b.transcript(t,
+	cmdtest.Golden(t, "nas-errors", b.transcript(t,
 		"esxcfg-nas",
 		"esxcfg-nas -a -o 192.168.5.2 ctr1",
 		"esxcfg-nas -a -o 192.168.5.2 -s /ctr1",
@@ -93,12 +94,12 @@ func TestNasGolden(t *testing.T) {
 		"esxcfg-nas -r",
 		"esxcfg-nas -v 4.1 -a -o 192.168.5.2 -s /ctr1 ctr1",
 	))
-	golden(t, "nas-help", b.transcript(t, "esxcfg-nas -h"))
+	cmdtest.Golden(t, "nas-help", b.transcript(t, "esxcfg-nas -h"))
 	require.Empty(t, m.List())
 
 	b.run(t, "esxcfg-nas -a -o 192.168.5.2 -s /ctr1 ctr1")
 	enterAPD(t, b, m)
-	golden(t, "nas-apd", b.transcript(t, "esxcfg-nas -l"))
+	cmdtest.Golden(t, "nas-apd", b.transcript(t, "esxcfg-nas -l"))
 }
 
 // VERIFIED lines (reference §5.1-§5.4), byte for byte.

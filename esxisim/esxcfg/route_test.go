@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/autopathlab/autopathlab/esxisim/cmdtest"
 )
 
 // Every esxcfg-route form and error on host A, as transcripts compared
@@ -80,7 +82,7 @@ func TestRouteGolden(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			golden(t, "route-"+tc.name, hostA(t).transcript(t, tc.lines...))
+			cmdtest.Golden(t, "route-"+tc.name, hostA(t).transcript(t, tc.lines...))
 		})
 	}
 }
@@ -144,7 +146,7 @@ func TestRouteSeed001MovesTraffic(t *testing.T) {
 		t.Fatalf("echo via CVM B: %v %v", r, err)
 	}
 	// CVM B answered ARP for its public address on vmk0.
-	if n := neighbors(b.lab.Host); !contains(n, "192.168.1.28@vmk0") {
+	if n := cmdtest.Neighbors(b.lab.Host); !contains(n, "192.168.1.28@vmk0") {
 		t.Errorf("neighbours %v: want 192.168.1.28 on vmk0", n)
 	}
 	out, _, _ := b.run(t, "esxcfg-route -n")
@@ -169,5 +171,5 @@ func TestRouteNeighborsGolden(t *testing.T) {
 		}
 	}
 	b.lab.Clock.(interface{ Advance(time.Duration) }).Advance(200 * time.Second)
-	golden(t, "route-neighbors-traffic", b.transcript(t, "esxcfg-route -n", "esxcfg-route -n -N defaultTcpipStack"))
+	cmdtest.Golden(t, "route-neighbors-traffic", b.transcript(t, "esxcfg-route -n", "esxcfg-route -n -N defaultTcpipStack"))
 }

@@ -3,6 +3,8 @@ package esxcfg
 import (
 	"strings"
 	"testing"
+
+	"github.com/autopathlab/autopathlab/esxisim/cmdtest"
 )
 
 // Every esxcfg-vmknic form and error on host A, as transcripts compared
@@ -88,7 +90,7 @@ func TestVmknicGolden(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			golden(t, "vmknic-"+tc.name, hostA(t).transcript(t, tc.lines...))
+			cmdtest.Golden(t, "vmknic-"+tc.name, hostA(t).transcript(t, tc.lines...))
 		})
 	}
 }

@@ -1,6 +1,10 @@
 package esxcfg
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/autopathlab/autopathlab/esxisim/cmdtest"
+)
 
 // esxcfg-vswitch and esxcfg-nics on host A, as transcripts compared with
 // testdata/<name>.golden.
@@ -40,7 +44,7 @@ func TestVswitchNicsGolden(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			golden(t, tc.name, hostA(t).transcript(t, tc.lines...))
+			cmdtest.Golden(t, tc.name, hostA(t).transcript(t, tc.lines...))
 		})
 	}
 }

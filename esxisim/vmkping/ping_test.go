@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/autopathlab/autopathlab/clock"
+	"github.com/autopathlab/autopathlab/esxisim/cmdtest"
 	"github.com/autopathlab/autopathlab/esxisim/vmkernel"
 	"github.com/autopathlab/autopathlab/esxisim/vmkernel/vmkerneltest"
 )
@@ -96,7 +97,7 @@ func TestPingGolden(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			golden(t, "ping-"+tc.name, hostA(t).transcript(t, tc.lines...))
+			cmdtest.Golden(t, "ping-"+tc.name, hostA(t).transcript(t, tc.lines...))
 		})
 	}
 }
@@ -123,7 +124,7 @@ func TestPingSeed001(t *testing.T) {
 	if out := b.run(t, "esxcfg-route -n", 0).out; !strings.Contains(out, "192.168.1.28     "+mac+"  vmk0") {
 		t.Errorf("esxcfg-route -n does not show CVM B on vmk0:\n%s", out)
 	}
-	golden(t, "ping-seed001", b.transcript(t, "esxcfg-route -l", "vmkping -c 2 192.168.5.2",
+	cmdtest.Golden(t, "ping-seed001", b.transcript(t, "esxcfg-route -l", "vmkping -c 2 192.168.5.2",
 		"esxcfg-route -d 192.168.5.2 255.255.255.255 192.168.1.28", "vmkping -c 2 192.168.5.2"))
 }
 

@@ -1,6 +1,7 @@
 // Package sshdtest has what tests and benchmarks of SSH servers share: the
-// exec round-trip benchmarks an autopath implementation's cost is made of,
-// and a private OpenSSH sshd to run them against as the anchor.
+// test clients (client.go), the exec round-trip benchmarks an autopath
+// implementation's cost is made of, and a private OpenSSH sshd to run them
+// against as the anchor.
 package sshdtest
 
 import (
@@ -32,18 +33,6 @@ func (t Target) Dial(tb testing.TB) *gossh.Client {
 		tb.Fatalf("dial %s: %v", t.Addr, err)
 	}
 	return c
-}
-
-// KeyboardInteractive answers every question with password, as a client
-// given a password does with PAM's "Password: ".
-func KeyboardInteractive(password string) gossh.AuthMethod {
-	return gossh.KeyboardInteractive(func(_, _ string, questions []string, _ []bool) ([]string, error) {
-		answers := make([]string, len(questions))
-		for i := range answers {
-			answers[i] = password
-		}
-		return answers, nil
-	})
 }
 
 // Persistent measures one exec on one connection (a new session per exec,
