@@ -33,6 +33,7 @@ import (
 	"github.com/autopathlab/autopathlab/fabric"
 	"github.com/autopathlab/autopathlab/nfs"
 	"github.com/autopathlab/autopathlab/shell"
+	"github.com/autopathlab/autopathlab/sshd"
 )
 
 // Default credentials of a CVM.
@@ -138,6 +139,13 @@ type Config struct {
 	// ECDSAOnly skips the RSA host key, whose derivation costs 0.05–0.3 s
 	// of CPU per CVM.
 	ECDSAOnly bool
+	// RSAKeySeed seeds the RSA host key (default: derived from
+	// HostKeySeed). A lab gives its nodes one RSA seed and one Keyring so
+	// that the 2048-bit key is derived once (see sshd.Keyring); each CVM
+	// keeps an ECDSA key of its own.
+	RSAKeySeed string
+	// Keyring memoises RSA host-key derivations across servers (optional).
+	Keyring *sshd.Keyring
 
 	// Cluster lists every CVM of the cluster, this one included, in
 	// cluster order: cluster status renders them. Nil: this CVM alone.

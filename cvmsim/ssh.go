@@ -53,6 +53,8 @@ func (c *CVM) startSSH() error {
 		ServerVersion: sshVersion,
 		HostKeySeed:   "autopathlab/cvm/" + c.cfg.HostKeySeed,
 		ECDSAOnly:     c.cfg.ECDSAOnly,
+		RSAKeySeed:    c.cfg.RSAKeySeed,
+		Keyring:       c.cfg.Keyring,
 		Auth: sshd.Auth{
 			Methods: sshd.Password | sshd.PublicKey | sshd.KeyboardInteractive,
 			Password: func(user string) (string, bool) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"text/tabwriter"
 )
@@ -16,7 +17,9 @@ type Endpoint struct {
 	// IPs are the node's modelled addresses.
 	IPs []string `json:"ips"`
 	// Listeners are real addresses by service: "ssh" -> "127.0.0.1:2201",
-	// "nfs" -> "127.0.0.1:2401" (portmapper, MOUNT and NFS on one port).
+	// "nfs" -> "127.0.0.1:2401" (portmapper, MOUNT and NFS on one port),
+	// and for a CVM "status" -> "127.0.0.1:2501" (Stargate's status page,
+	// port 2009 on a real CVM).
 	Listeners map[string]string `json:"listeners,omitempty"`
 }
 
@@ -44,9 +47,16 @@ func (l *Lab) Endpoints() []Endpoint {
 		return nil
 	}
 	for _, c := range l.Topology.CVMs {
-		e := Endpoint{Name: c.Name, Role: "cvm", Listeners: nfsOf(c.Name)}
+		e := Endpoint{Name: c.Name, Role: "cvm", Listeners: map[string]string{}}
 		for _, i := range c.Interfaces {
 			e.IPs = append(e.IPs, strings.SplitN(i.IP, "/", 2)[0])
+		}
+		if cvm := l.CVM(c.Name); cvm != nil {
+			for svc, a := range map[string]net.Addr{"ssh": cvm.SSHAddr(), "nfs": cvm.NFSAddr(), "status": cvm.StatusAddr()} {
+				if a != nil {
+					e.Listeners[svc] = a.String()
+				}
+			}
 		}
 		out = append(out, e)
 	}
@@ -76,7 +86,7 @@ func (l *Lab) WriteEndpointsJSON(w io.Writer) error {
 // WriteEndpointsTable prints the endpoints for people.
 func (l *Lab) WriteEndpointsTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tROLE\tIPS\tSSH\tNFS")
+	fmt.Fprintln(tw, "NODE\tROLE\tIPS\tSSH\tNFS\tSTATUS")
 	dash := func(s string) string {
 		if s == "" {
 			return "-"
@@ -84,7 +94,7 @@ func (l *Lab) WriteEndpointsTable(w io.Writer) error {
 		return s
 	}
 	for _, e := range l.Endpoints() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Role, strings.Join(e.IPs, ", "), dash(e.Listeners["ssh"]), dash(e.Listeners["nfs"]))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Role, strings.Join(e.IPs, ", "), dash(e.Listeners["ssh"]), dash(e.Listeners["nfs"]), dash(e.Listeners["status"]))
 	}
 	return tw.Flush()
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/autopathlab/autopathlab/cvmsim"
 	"github.com/autopathlab/autopathlab/esxisim"
 	"github.com/autopathlab/autopathlab/esxisim/datastore"
 	"github.com/autopathlab/autopathlab/esxisim/vmio"
@@ -127,6 +128,21 @@ func (l *EventLog) Subscribe(fn func(Event)) (cancel func()) {
 func sshEvent(e esxisim.Event) Event {
 	ev := Event{Time: e.Time, Kind: e.Kind, Node: e.Host, User: e.User, Source: e.Source, Command: e.Command, Error: e.Error, Detail: e.Method}
 	if e.Kind == "ssh.command" {
+		exit := e.Exit
+		ev.Exit = &exit
+	}
+	return ev
+}
+
+// cvmEvent keeps cvmsim's kinds (power.off, boot.network, booted,
+// stargate.up, ssh.login, ...); the node is the CVM. SSH events carry the
+// auth method in Detail, as the hosts' do.
+func cvmEvent(e cvmsim.Event) Event {
+	ev := Event{Time: e.Time, Kind: e.Kind, Node: e.CVM, User: e.User, Source: e.Source, Command: e.Command, Error: e.Error, Detail: e.Detail}
+	if ev.Detail == "" {
+		ev.Detail = e.Method
+	}
+	if e.Kind == cvmsim.EventCommand {
 		exit := e.Exit
 		ev.Exit = &exit
 	}

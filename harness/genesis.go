@@ -33,12 +33,11 @@ type GenesisOptions struct {
 // exactly the path an external implementation uses.
 func (l *Lab) startGenesis(g *GenesisOptions) error {
 	var cvms []genesis.CVM
-	for _, c := range l.Topology.CVMs {
-		s := l.NFSServer(c.Name)
-		if s == nil {
-			return fmt.Errorf("genesis: CVM %s has no Stargate", c.Name)
-		}
-		fc, err := genesis.NewFabricCVM(genesis.FabricCVMConfig{Name: c.Name, Host: c.Host, Node: s.Node, Stargate: s.Server})
+	for _, c := range l.CVMs {
+		// Probes leave from the leader's node over the modelled network
+		// and read each Stargate's status page (port 2009), as
+		// ha_service.py does.
+		fc, err := genesis.NewFabricCVM(genesis.FabricCVMConfig{Name: c.Name(), Host: c.Host(), Node: c.Node(), Stargate: c.NFS(), Probe: genesis.StargateStatusProbe()})
 		if err != nil {
 			return fmt.Errorf("genesis: %w", err)
 		}
@@ -66,6 +65,14 @@ func (l *Lab) startGenesis(g *GenesisOptions) error {
 	cfg := genesis.Config{
 		CVMs: cvms, Hosts: hosts, Clock: gclk,
 		Interval: g.Interval, StablePeriod: g.StablePeriod, Log: g.Log,
+		// The leader's own genesis.out, which `tail -f data/logs/genesis.out`
+		// shows over the CVM's SSH.
+		LeaderLog: func(leader genesis.CVM) io.Writer {
+			if c := l.CVM(leader.Name()); c != nil {
+				return c.GenesisLog()
+			}
+			return nil
+		},
 		OnEvent: func(e genesis.Event) { l.Events.Add(genesisEvent(e)) },
 	}
 	if _, fake := gclk.(*clockwork.FakeClock); fake {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/autopathlab/autopathlab/clock"
+	"github.com/autopathlab/autopathlab/cvmsim"
 	"github.com/autopathlab/autopathlab/esxisim/vmkernel"
 	"github.com/autopathlab/autopathlab/topology"
 )
@@ -58,8 +59,9 @@ func (r *rounds) next() {
 // to a healthy CVM; CVM A comes back, and after the stable period the route
 // goes (with NfsTerminateConnection first).
 func TestGenesisInLab(t *testing.T) {
-	clk := clock.NewFake() // Genesis' own: its loop timer is the only waiter
-	lab := Start(t, topology.Default(), Options{Clock: clock.NewFake(), NoWorkload: true,
+	clk := clock.NewFake()    // Genesis' own: its loop timer is the only waiter
+	labClk := clock.NewFake() // the CVMs' boot timers
+	lab := Start(t, topology.Default(), Options{Clock: labClk, NoWorkload: true, CVMTimers: fastBoot,
 		Genesis: &GenesisOptions{Interval: 30 * time.Second, StablePeriod: 30 * time.Second, Clock: clk}})
 	r := newRounds(t, lab, clk, 30*time.Second)
 	a := lab.Host("NTNX-BLOCK1-A").VMkernel()
@@ -73,11 +75,13 @@ func TestGenesisInLab(t *testing.T) {
 	}
 	require.Empty(t, route())
 
-	lab.Nodes["NTNX-BLOCK1-A-CVM"].SetPowered(false)
+	lab.CVM("NTNX-BLOCK1-A-CVM").PowerOff()
 	r.next()
 	assert.Equal(t, "192.168.1.28", route(), "host A routed to CVM B")
 
-	lab.Nodes["NTNX-BLOCK1-A-CVM"].SetPowered(true)
+	lab.CVM("NTNX-BLOCK1-A-CVM").PowerOn()
+	labClk.Advance(fastBoot.InitAfter)
+	requireStargateServing(t, lab, "NTNX-BLOCK1-A-CVM")
 	r.next()
 	assert.Equal(t, "192.168.1.28", route(), "kept until CVM A has been stable")
 	r.next()
@@ -91,6 +95,13 @@ func TestGenesisInLab(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"genesis.route_add", "genesis.terminate", "genesis.route_delete"}, kinds)
+
+	// The leader writes its own genesis.out, which the CVM's shell shows:
+	// CVM B led while CVM A was down.
+	out, err := lab.CVM("NTNX-BLOCK1-B-CVM").FS().ReadFile(cvmsim.GenesisOut)
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "This node 192.168.1.28 is the HA leader")
+	assert.Contains(t, string(out), "Adding route to 192.168.5.2 via 192.168.1.28 on hypervisor 192.168.1.24")
 }
 
 func mustRoutes(t *testing.T, h interface {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/autopathlab/autopathlab/clock"
+	"github.com/autopathlab/autopathlab/cvmsim"
 	"github.com/autopathlab/autopathlab/cvmsim/genesis"
 	"github.com/autopathlab/autopathlab/esxisim"
 	"github.com/autopathlab/autopathlab/esxisim/datastore"
@@ -46,6 +47,16 @@ type Options struct {
 	// NFSPortBase gives the Nth NFS service (CVMs, then filers, 1-based)
 	// the real loopback port NFSPortBase+N. 0 picks free ports.
 	NFSPortBase int
+	// CVMSSHPortBase gives CVM N (1-based, in topology order) its SSH
+	// port CVMSSHPortBase+N. 0 picks free ports.
+	CVMSSHPortBase int
+	// StatusPortBase gives CVM N its Stargate status page (port 2009 on
+	// a real CVM) on StatusPortBase+N. 0 picks free ports.
+	StatusPortBase int
+	// CVMTimers is the CVMs' boot sequence after a power-on (zero fields:
+	// cvmsim's defaults, 20/60/120 s on the lab's clock). Tests on real
+	// time shorten it.
+	CVMTimers cvmsim.Timers
 	// OnEvent receives SSH events from every host.
 	OnEvent func(esxisim.Event)
 	// OnNFSEvent receives events from every NFS server.
@@ -67,7 +78,10 @@ type Lab struct {
 	Net      *fabric.Network
 	Clock    clock.Clock
 	Hosts    []*esxisim.Host
-	// Nodes holds the gateways, CVMs and filers by name.
+	// CVMs are the Controller VMs in topology order. Power them through
+	// the CVM (PowerOff, PowerOn, Reboot), not through their nodes.
+	CVMs []*cvmsim.CVM
+	// Nodes holds the gateways, CVMs (cvm.Node()) and filers by name.
 	Nodes map[string]*fabric.Node
 	// Store is the cluster-wide store every Stargate serves (nil without
 	// CVMs).
@@ -151,27 +165,10 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 		}
 		l.Nodes[g.Name] = n
 	}
-	for _, c := range topo.CVMs {
-		// A CVM accepts traffic for any of its addresses on any
-		// interface: it "acts as a router" (seed 001). Until the CVM
-		// emulator lands, a CVM is that node plus its Stargate.
-		n, err := l.Net.AddNode(fabric.NodeConfig{Name: c.Name, AcceptAny: true})
-		if err != nil {
-			return nil, err
-		}
-		for _, i := range c.Interfaces {
-			mac, err := optMAC(i.MAC)
-			if err != nil {
-				return nil, fmt.Errorf("cvm %s: %s: %w", c.Name, i.Name, err)
-			}
-			if mac == nil {
-				mac = vmkernel.MAC(c.Name, baseIface(i.Name), 0)
-			}
-			if _, err := n.AddInterface(fabric.InterfaceConfig{Name: i.Name, Addr: netip.MustParsePrefix(i.IP), MAC: mac, Segment: i.Segment}); err != nil {
-				return nil, err
-			}
-		}
-		l.Nodes[c.Name] = n
+	// A CVM is a cvmsim CVM: its node (which "acts as a router", seed
+	// 001), its power and boot, Stargate, status page and SSH shell.
+	if err := l.startCVMs(o); err != nil {
+		return nil, err
 	}
 	for _, f := range topo.Filers {
 		n, err := l.Net.AddNode(fabric.NodeConfig{Name: f.Name})
@@ -192,7 +189,7 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 		}
 		l.Nodes[f.Name] = n
 	}
-	if err := l.startStorage(o); err != nil {
+	if err := l.startFilers(o); err != nil {
 		return nil, err
 	}
 	for idx, th := range topo.Hosts {
@@ -294,8 +291,13 @@ func (l *Lab) Close() error {
 		for _, h := range l.Hosts {
 			errs = append(errs, h.Close())
 		}
+		for _, c := range l.CVMs {
+			errs = append(errs, c.Close())
+		}
 		for _, s := range l.NFS {
-			s.Server.Close()
+			if l.CVM(s.Name) == nil { // a CVM closes its own Stargate
+				s.Server.Close()
+			}
 		}
 		l.wg.Wait()
 		l.closeErr = errors.Join(errs...)

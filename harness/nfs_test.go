@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/autopathlab/autopathlab/clock"
+	"github.com/autopathlab/autopathlab/cvmsim"
 	"github.com/autopathlab/autopathlab/esxisim/datastore"
 	"github.com/autopathlab/autopathlab/esxisim/vmio"
 	"github.com/autopathlab/autopathlab/fabric"
@@ -389,7 +390,7 @@ func TestCVMFailureAPDAndAutopath(t *testing.T) {
 		HeartbeatFrequency: "100ms", HeartbeatTimeout: "100ms", HeartbeatMaxFailures: 2, APDTimeout: "2s",
 	}
 	var events nfsLog
-	lab := Start(t, topo, Options{OnNFSEvent: events.add})
+	lab := Start(t, topo, Options{OnNFSEvent: events.add, CVMTimers: fastBoot})
 	require.Empty(t, lab.MountErrors)
 	a := lab.Host(hostA)
 	dsEvents := subscribeDatastores(t, a.Datastores())
@@ -404,7 +405,7 @@ func TestCVMFailureAPDAndAutopath(t *testing.T) {
 
 	// CVM A fails.
 	powerOff := time.Now()
-	lab.Nodes[cvmA].SetPowered(false)
+	lab.CVM(cvmA).PowerOff()
 	dsEvents.await(t, 0, datastore.EventAPD, 1)
 	t.Logf("APD after %v", time.Since(powerOff))
 	assert.Equal(t, datastore.Inaccessible, ds.State())
@@ -445,7 +446,7 @@ func TestCVMFailureAPDAndAutopath(t *testing.T) {
 	verify(t, w)
 
 	// CVM A is back; the route goes (as Genesis deletes it).
-	lab.Nodes[cvmA].SetPowered(true)
+	lab.CVM(cvmA).PowerOn()
 	requireStargateServing(t, lab, cvmA)
 	require.NoError(t, a.VMkernel().DeleteRoute("", seed001, pubCVMB))
 	servesExactly(t, lab, cvmA, privHost)
@@ -472,11 +473,22 @@ func TestCVMFailureAPDAndAutopath(t *testing.T) {
 	assert.True(t, r.Integrity.OK, "%v", r)
 }
 
-// requireStargateServing checks that a CVM serves NFS again after a
-// power-on: the lab restarts its Stargate with the node, so its modelled
-// ports are taken.
+// fastBoot is a CVM boot sequence a test on real time can wait for.
+var fastBoot = cvmsim.Timers{PingAfter: 20 * time.Millisecond, StargateAfter: 50 * time.Millisecond, InitAfter: 80 * time.Millisecond}
+
+// requireStargateServing waits for a CVM that was powered on to finish its
+// boot, then checks that its Stargate serves NFS again: its modelled ports
+// are taken.
 func requireStargateServing(t *testing.T, lab *Lab, cvm string) {
 	t.Helper()
+	c := lab.CVM(cvm)
+	require.NotNil(t, c)
+	waitFor(t, cvm+" fully initialised", func() error {
+		if !c.Ready() || c.StargateState() != cvmsim.StargateUp {
+			return fmt.Errorf("power %v, stargate %v", c.Power(), c.StargateState())
+		}
+		return nil
+	})
 	s := lab.NFSServer(cvm)
 	for _, p := range []uint16{portmapPort, nfsPort} {
 		_, err := s.Node.Listen(p)
@@ -484,17 +496,21 @@ func requireStargateServing(t *testing.T, lab *Lab, cvm string) {
 	}
 }
 
-// A CVM's Stargate lives and dies with the node: power-off forgets its
+// A CVM's Stargate lives and dies with the CVM: power-off forgets its
 // sessions at once (the host sees nothing: its flow is blackholed), and
-// power-on serves the modelled ports again.
+// once the CVM has booted again Stargate serves the modelled ports.
 func TestStargateFollowsPower(t *testing.T) {
-	lab := Start(t, topology.Default(), Options{Clock: clock.NewFake(), NoWorkload: true})
+	clk := clock.NewFake()
+	lab := Start(t, topology.Default(), Options{Clock: clk, NoWorkload: true, CVMTimers: fastBoot})
+	c := lab.CVM("NTNX-BLOCK1-A-CVM")
 	s := lab.NFSServer("NTNX-BLOCK1-A-CVM")
+	require.Same(t, c.NFS(), s.Server)
 	require.Len(t, s.Server.Sessions(), 1)
-	s.Node.SetPowered(false)
+	c.PowerOff()
 	assert.Empty(t, s.Server.Sessions())
 	_, err := s.Node.Listen(nfsPort)
 	require.ErrorIs(t, err, fabric.ErrPoweredOff)
-	s.Node.SetPowered(true)
+	c.PowerOn()
+	clk.Advance(fastBoot.InitAfter)
 	requireStargateServing(t, lab, "NTNX-BLOCK1-A-CVM")
 }

@@ -7,19 +7,22 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/autopathlab/autopathlab/cvmsim"
+	"github.com/autopathlab/autopathlab/esxisim/vmkernel"
 	"github.com/autopathlab/autopathlab/fabric"
 	"github.com/autopathlab/autopathlab/nfs"
 	"github.com/autopathlab/autopathlab/topology"
 )
 
-// NFS server ports on a modelled node: Stargate serves the portmapper,
-// MOUNT and NFS on both, as a CVM listens on 111 and 2049.
+// NFS server ports on a filer's modelled node: the portmapper, MOUNT and
+// NFS on both, as a CVM's Stargate listens on 111 and 2049.
 const (
 	portmapPort = 111
 	nfsPort     = 2049
 )
 
-// NFSServer is a Stargate (on a CVM) or a filer's NFS service.
+// NFSServer is a Stargate (a CVM's: Server is cvm.NFS(), and the CVM
+// drives it) or a filer's NFS service.
 type NFSServer struct {
 	Name   string
 	Node   *fabric.Node
@@ -110,51 +113,143 @@ func (l *Lab) startNFS(name string, node *fabric.Node, srv *nfs.Server, host str
 	return &NFSServer{Name: name, Node: node, Server: srv, Addr: rl.Addr()}, nil
 }
 
-// startStorage builds the cluster store, a Stargate on every CVM and the
-// filers' NFS services.
-func (l *Lab) startStorage(o Options) error {
+// clusterStore builds the cluster-wide store with its containers and the
+// exports every Stargate serves.
+func (l *Lab) clusterStore() (*nfs.Store, []nfs.Export, error) {
 	topo := l.Topology
-	nfsPortFor := func(i int) int {
-		if o.NFSPortBase == 0 {
-			return 0
+	var store *nfs.Store
+	if topo.Cluster != nil && topo.Cluster.Store != "" {
+		s, err := nfs.NewDirStore(topo.Cluster.Store)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cluster store: %w", err)
 		}
-		return o.NFSPortBase + i + 1
+		store = s
+	} else {
+		store = nfs.NewMemStore(nfs.WithStoreClock(l.Clock))
 	}
-	idx := 0
-	if len(topo.CVMs) > 0 {
-		var store *nfs.Store
-		if topo.Cluster != nil && topo.Cluster.Store != "" {
-			s, err := nfs.NewDirStore(topo.Cluster.Store)
-			if err != nil {
-				return fmt.Errorf("cluster store: %w", err)
+	base := clusterWhitelist(topo)
+	var exports []nfs.Export
+	if topo.Cluster != nil {
+		for _, c := range topo.Cluster.Containers {
+			if err := store.CreateContainer(c.Name); err != nil {
+				return nil, nil, fmt.Errorf("container %s: %w", c.Name, err)
 			}
-			store = s
-		} else {
-			store = nfs.NewMemStore(nfs.WithStoreClock(l.Clock))
-		}
-		l.Store = store
-		base := clusterWhitelist(topo)
-		var exports []nfs.Export
-		if topo.Cluster != nil {
-			for _, c := range topo.Cluster.Containers {
-				if err := store.CreateContainer(c.Name); err != nil {
-					return fmt.Errorf("container %s: %w", c.Name, err)
-				}
-				wl := append(append([]netip.Prefix(nil), base...), prefixes(c.Whitelist)...)
-				exports = append(exports, nfs.Export{Path: "/" + c.Name, Whitelist: wl})
-			}
-		}
-		for _, c := range topo.CVMs {
-			srv := nfs.NewServer(store, nfs.Config{Name: c.Name, Exports: exports, Clock: l.Clock, OnEvent: o.OnNFSEvent})
-			s, err := l.startNFS(c.Name, l.Nodes[c.Name], srv, o.ListenHost, nfsPortFor(idx))
-			if err != nil {
-				srv.Close()
-				return err
-			}
-			l.NFS = append(l.NFS, s)
-			idx++
+			wl := append(append([]netip.Prefix(nil), base...), prefixes(c.Whitelist)...)
+			exports = append(exports, nfs.Export{Path: "/" + c.Name, Whitelist: wl})
 		}
 	}
+	return store, exports, nil
+}
+
+// portFor is base+n (n 1-based), or 0 (a free port) without a base.
+func portFor(base, n int) int {
+	if base == 0 {
+		return 0
+	}
+	return base + n
+}
+
+// startCVMs builds the cluster store and a cvmsim CVM per topology CVM,
+// then starts them: each serves its Stargate (modelled and on a real NFS
+// port), its status page and its SSH shell.
+func (l *Lab) startCVMs(o Options) error {
+	topo := l.Topology
+	if len(topo.CVMs) == 0 {
+		return nil
+	}
+	store, exports, err := l.clusterStore()
+	if err != nil {
+		return err
+	}
+	l.Store = store
+	// Every CVM's cluster status lists the whole cluster; l.CVMs is
+	// complete before the first CVM starts (nothing reads it earlier) and
+	// never changes after.
+	cluster := func() []cvmsim.PeerStatus {
+		out := make([]cvmsim.PeerStatus, 0, len(l.CVMs))
+		for _, c := range l.CVMs {
+			out = append(out, c.Status())
+		}
+		return out
+	}
+	for idx, tc := range topo.CVMs {
+		cfg := cvmsim.Config{
+			Name:        tc.Name,
+			Host:        tc.Host,
+			Store:       store,
+			Exports:     exports,
+			OnNFSEvent:  o.OnNFSEvent,
+			Clock:       l.Clock,
+			Timers:      o.CVMTimers,
+			NFSAddr:     net.JoinHostPort(o.ListenHost, strconv.Itoa(portFor(o.NFSPortBase, idx+1))),
+			SSHAddr:     net.JoinHostPort(o.ListenHost, strconv.Itoa(portFor(o.CVMSSHPortBase, idx+1))),
+			StatusAddr:  net.JoinHostPort(o.ListenHost, strconv.Itoa(portFor(o.StatusPortBase, idx+1))),
+			HostKeySeed: o.HostKeySeed + "/" + tc.Name,
+			RSAKeySeed:  o.HostKeySeed,
+			Keyring:     o.Keyring,
+			Cluster:     cluster,
+		}
+		var eth0 netip.Prefix
+		for _, i := range tc.Interfaces {
+			mac, err := optMAC(i.MAC)
+			if err != nil {
+				return fmt.Errorf("cvm %s: %s: %w", tc.Name, i.Name, err)
+			}
+			if mac == nil {
+				mac = vmkernel.MAC(tc.Name, baseIface(i.Name), 0)
+			}
+			p, err := netip.ParsePrefix(i.IP)
+			if err != nil {
+				return fmt.Errorf("cvm %s: %s: %w", tc.Name, i.Name, err)
+			}
+			if i.Name == "eth0" || len(cfg.Interfaces) == 0 {
+				eth0 = p
+			}
+			cfg.Interfaces = append(cfg.Interfaces, cvmsim.Interface{Name: i.Name, Segment: i.Segment, Addr: p, MAC: mac})
+		}
+		cfg.Gateway = gatewayIn(topo, eth0)
+		c, err := cvmsim.New(l.Net, cfg)
+		if err != nil {
+			return fmt.Errorf("cvm %s: %w", tc.Name, err)
+		}
+		// Appended before any starts, so that Close finds every CVM made.
+		l.CVMs = append(l.CVMs, c)
+		l.Nodes[tc.Name] = c.Node()
+	}
+	for _, c := range l.CVMs {
+		name := c.Name()
+		c.Subscribe(func(e cvmsim.Event) { l.Events.Add(cvmEvent(e)) })
+		if err := c.Start(); err != nil {
+			return fmt.Errorf("cvm %s: %w", name, err)
+		}
+		l.NFS = append(l.NFS, &NFSServer{Name: name, Node: c.Node(), Server: c.NFS(), Addr: c.NFSAddr()})
+	}
+	return nil
+}
+
+// gatewayIn returns the topology gateway on eth0's subnet: the CVM's
+// default gateway (none if no gateway is there).
+func gatewayIn(topo *topology.Topology, eth0 netip.Prefix) netip.Addr {
+	if !eth0.IsValid() {
+		return netip.Addr{}
+	}
+	for _, g := range topo.Gateways {
+		p, err := netip.ParsePrefix(g.IP)
+		if err != nil {
+			continue
+		}
+		if eth0.Masked().Contains(p.Addr()) {
+			return p.Addr()
+		}
+	}
+	return netip.Addr{}
+}
+
+// startFilers serves every filer's exports from a store of its own; their
+// NFS ports follow the CVMs'.
+func (l *Lab) startFilers(o Options) error {
+	topo := l.Topology
+	idx := len(topo.CVMs)
 	for _, f := range topo.Filers {
 		store := nfs.NewMemStore(nfs.WithStoreClock(l.Clock))
 		var exports []nfs.Export
@@ -166,13 +261,23 @@ func (l *Lab) startStorage(o Options) error {
 			exports = append(exports, nfs.Export{Path: "/" + name, Whitelist: prefixes(e.Whitelist)})
 		}
 		srv := nfs.NewServer(store, nfs.Config{Name: f.Name, Exports: exports, Clock: l.Clock, OnEvent: o.OnNFSEvent})
-		s, err := l.startNFS(f.Name, l.Nodes[f.Name], srv, o.ListenHost, nfsPortFor(idx))
+		s, err := l.startNFS(f.Name, l.Nodes[f.Name], srv, o.ListenHost, portFor(o.NFSPortBase, idx+1))
 		if err != nil {
 			srv.Close()
 			return err
 		}
 		l.NFS = append(l.NFS, s)
 		idx++
+	}
+	return nil
+}
+
+// CVM returns the CVM with the topology name, or nil.
+func (l *Lab) CVM(name string) *cvmsim.CVM {
+	for _, c := range l.CVMs {
+		if c.Name() == name {
+			return c
+		}
 	}
 	return nil
 }

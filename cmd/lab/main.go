@@ -1,8 +1,11 @@
 // Command lab runs an autopathlab lab: by default seed 001's cluster of
-// three ESXi hosts and three CVMs, each host's SSH on 127.0.0.1:2200+N.
+// three ESXi hosts and three CVMs, host N's SSH on 127.0.0.1:2200+N, CVM
+// N's SSH on 2300+N, its NFS on 2400+N and its Stargate status page on
+// 2500+N.
 //
-//	lab [--topology FILE] [--ssh-port-base N] [--nfs-port-base N] [--endpoints-json FILE]
-//	    [--events FILE] [--genesis [--genesis-log FILE]] [--time-scale F]
+//	lab [--topology FILE] [--ssh-port-base N] [--cvm-ssh-port-base N] [--nfs-port-base N]
+//	    [--status-port-base N] [--endpoints-json FILE] [--events FILE]
+//	    [--genesis [--genesis-log FILE]] [--time-scale F]
 package main
 
 import (
@@ -29,6 +32,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	topoFile := fs.String("topology", "", "topology `FILE` (default: the embedded three-node lab)")
 	portBase := fs.Int("ssh-port-base", 2200, "host N's SSH listens on `BASE`+N; 0 picks free ports")
+	cvmSSHBase := fs.Int("cvm-ssh-port-base", 2300, "CVM N's SSH listens on `BASE`+N; 0 picks free ports")
+	statusBase := fs.Int("status-port-base", 2500, "CVM N's Stargate status page (port 2009 on a CVM) listens on `BASE`+N; 0 picks free ports")
 	nfsBase := fs.Int("nfs-port-base", 2400, "the Nth NFS server (CVMs, then filers) listens on `BASE`+N; 0 picks free ports")
 	listen := fs.String("listen", "127.0.0.1", "`HOST` the real listeners bind to")
 	endpoints := fs.String("endpoints-json", "", "write the endpoints to `FILE` once every listener accepts")
@@ -86,6 +91,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ListenHost:  *listen,
 		SSHPortBase: *portBase,
 		NFSPortBase: *nfsBase,
+		// The CVMs' boot timers keep cvmsim's defaults, scaled with
+		// every other timer by --time-scale.
+		CVMSSHPortBase: *cvmSSHBase,
+		StatusPortBase: *statusBase,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "lab: %v\n", err)
@@ -100,7 +109,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// lab runs, the host's vmkernel.log says why.
 		fmt.Fprintf(stderr, "lab: warning: %v\n", err)
 	}
-	fmt.Fprintln(stdout, "\nSSH: root / nutanix/4u (keyboard-interactive). Ctrl-C stops the lab.")
+	fmt.Fprintln(stdout, "\nSSH: hosts root / nutanix/4u (keyboard-interactive), CVMs nutanix / nutanix/4u (password). Ctrl-C stops the lab.")
 	if *endpoints != "" {
 		if err := writeAtomically(*endpoints, lab); err != nil {
 			fmt.Fprintf(stderr, "lab: %v\n", err)

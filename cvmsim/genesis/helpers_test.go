@@ -14,6 +14,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/autopathlab/autopathlab/clock"
+	"github.com/autopathlab/autopathlab/cvmsim"
 	"github.com/autopathlab/autopathlab/cvmsim/genesis"
 	"github.com/autopathlab/autopathlab/esxisim"
 	"github.com/autopathlab/autopathlab/esxisim/vmkernel"
@@ -86,7 +87,7 @@ func labHosts(t *testing.T, lab *harness.Lab) []genesis.Host {
 func newEnv(t *testing.T, tweak ...func(*genesis.Config)) *env {
 	t.Helper()
 	clk := clock.NewFake()
-	lab := harness.Start(t, topology.Default(), harness.Options{Clock: clk, NoWorkload: true})
+	lab := harness.Start(t, topology.Default(), harness.Options{Clock: clk, NoWorkload: true, CVMTimers: fastBoot})
 	if len(lab.MountErrors) > 0 {
 		t.Fatalf("mount errors: %v", lab.MountErrors)
 	}
@@ -175,7 +176,29 @@ func (e *env) remove(host string, gw netip.Addr) {
 	}
 }
 
-func (e *env) power(cvm string, on bool) { e.lab.Nodes[cvm].SetPowered(on) }
+// fastBoot is a CVM boot that costs the fake clock next to nothing, so
+// that powering a CVM on does not eat into Genesis' stable period.
+var fastBoot = cvmsim.Timers{PingAfter: time.Millisecond, StargateAfter: 2 * time.Millisecond, InitAfter: 3 * time.Millisecond}
+
+// power switches a CVM off, or on and through its (fast) boot: the CVM
+// owns its node's power.
+func (e *env) power(cvm string, on bool) {
+	e.t.Helper()
+	c := e.lab.CVM(cvm)
+	if !on {
+		c.PowerOff()
+		return
+	}
+	c.PowerOn()
+	e.clk.Advance(fastBoot.InitAfter)
+	deadline := time.Now().Add(10 * time.Second)
+	for !c.Ready() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s did not boot: %v", cvm, c.Power())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
 
 // labEvents returns the lab's events of a kind on a node.
 func (e *env) labEvents(kind, node string) []harness.Event {
