@@ -22,6 +22,9 @@ type GenesisOptions struct {
 	StablePeriod time.Duration
 	// Log receives genesis.out lines.
 	Log io.Writer
+	// ProbeTimeout bounds one Stargate check (default 5 s): how long a
+	// hung Stargate delays a round.
+	ProbeTimeout time.Duration
 	// Clock drives Genesis' rounds (default: the lab's clock). A test
 	// stepping rounds gives Genesis a fake clock of its own, so that the
 	// loop's timer is the only waiter on it.
@@ -64,7 +67,7 @@ func (l *Lab) startGenesis(g *GenesisOptions) error {
 	}
 	cfg := genesis.Config{
 		CVMs: cvms, Hosts: hosts, Clock: gclk,
-		Interval: g.Interval, StablePeriod: g.StablePeriod, Log: g.Log,
+		Interval: g.Interval, StablePeriod: g.StablePeriod, Log: g.Log, ProbeTimeout: g.ProbeTimeout,
 		// The leader's own genesis.out, which `tail -f data/logs/genesis.out`
 		// shows over the CVM's SSH.
 		LeaderLog: func(leader genesis.CVM) io.Writer {

@@ -11,6 +11,10 @@ count=${BENCH_COUNT:-5}
 # fabric's data path and route lookups.
 go test -run='^$' -bench=. -benchmem -count="$count" ./esxisim ./fabric | tee -a "$out"
 # Lab start: each iteration builds and stops a whole lab, so a fixed count.
-go test -run='^$' -bench=Lab -benchtime=20x -count="$count" ./harness | tee -a "$out"
+go test -run='^$' -bench='^BenchmarkLab(Start|Ready)$' -benchtime=20x -count="$count" ./harness | tee -a "$out"
+# 32- and 128-host labs (hosts = CVMs), with memory: a few iterations each.
+go test -run='^$' -bench=LabStartScale -benchtime=3x -count="$count" ./harness | tee -a "$out"
+# Seed 001's failover with Genesis stepped: the emulator's reaction time.
+go test -run='^$' -bench=FailoverOutage -benchtime=3x -count="$count" ./harness | tee -a "$out"
 ./nfs/bench/ganesha.sh | tee -a "$out"
 if command -v benchstat >/dev/null 2>&1; then benchstat "$out"; fi
