@@ -17,4 +17,11 @@ go test -run='^$' -bench=LabStartScale -benchtime=3x -count="$count" ./harness |
 # Seed 001's failover with Genesis stepped: the emulator's reaction time.
 go test -run='^$' -bench=FailoverOutage -benchtime=3x -count="$count" ./harness | tee -a "$out"
 ./nfs/bench/ganesha.sh | tee -a "$out"
+# Wall time of seed 001's scenario set (a-g), the test binary built first.
+go test -c -o "${TMPDIR:-/tmp}/e2e.test" ./e2e
+if command -v hyperfine >/dev/null 2>&1; then
+  (cd e2e && hyperfine --runs 3 "${TMPDIR:-/tmp}/e2e.test -test.run Scenario -test.count=1") | tee -a "$out"
+else
+  (cd e2e && time "${TMPDIR:-/tmp}/e2e.test" -test.run Scenario -test.count=1) 2>&1 | tee -a "$out"
+fi
 if command -v benchstat >/dev/null 2>&1; then benchstat "$out"; fi
