@@ -1,6 +1,6 @@
 # autopathlab — see README.md.
 GO       ?= go
-FUZZTIME ?= 10s
+FUZZTIME ?= 20000x
 BENCHTIME ?= 1s
 
 .PHONY: lab test unit e2e fuzz fuzz-short bench vet
@@ -13,7 +13,7 @@ lab:
 # detector, and a short run of every fuzz target.
 test: vet
 	$(GO) test -race -count=1 -timeout 20m ./...
-	$(MAKE) fuzz FUZZTIME=5s
+	$(MAKE) fuzz FUZZTIME=5000x
 
 vet:
 	$(GO) vet ./...
