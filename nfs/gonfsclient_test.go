@@ -3,10 +3,12 @@ package nfs
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -18,7 +20,15 @@ import (
 // (it dials by itself); MOUNT and NFS share the connection's port.
 func mountGoClient(t testing.TB, ap netip.AddrPort, dir string) (*nfsc.Target, error) {
 	t.Helper()
-	c, err := rpc.DialTCP("tcp", ap.String(), false)
+	// go-nfs-client binds a local port it picks at random itself; under
+	// concurrent clients two can pick the same one. Try again then.
+	var c *rpc.Client
+	var err error
+	for range 10 {
+		if c, err = rpc.DialTCP("tcp", ap.String(), false); !errors.Is(err, syscall.EADDRINUSE) {
+			break
+		}
+	}
 	require.NoError(t, err)
 	m := &nfsc.Mount{Client: c}
 	tgt, err := m.Mount(dir, rpc.NewAuthUnix("esx", 0, 0).Auth())
