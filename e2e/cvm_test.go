@@ -1,44 +1,23 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"io"
+	"net"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
-// cvmSSH runs one command on a CVM with OpenSSH through sshpass, logging
-// in as nutanix with a password, as an operator does.
+// cvmSSH runs one command on a CVM of the lab binary with OpenSSH through
+// sshpass, logging in as nutanix with a password, as an operator does.
 func cvmSSH(t *testing.T, l *lab, cvm, command string) string {
 	t.Helper()
-	requireTool(t, "ssh")
-	requireTool(t, "sshpass")
 	ip, port := l.sshAddr(t, cvm)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "sshpass", "-p", "nutanix/4u", "ssh",
-		"-p", port,
-		"-o", "StrictHostKeyChecking=no",
-		"-o", "UserKnownHostsFile="+filepath.Join(t.TempDir(), "known_hosts"),
-		"-o", "GlobalKnownHostsFile=/dev/null",
-		"-o", "PreferredAuthentications=password",
-		"-o", "PubkeyAuthentication=no",
-		"-o", "NumberOfPasswordPrompts=1",
-		"-o", "ConnectTimeout=10",
-		"-o", "LogLevel=ERROR",
-		"-F", "/dev/null",
-		"nutanix@"+ip, command)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("ssh %s %q: %v\nstdout %q\nstderr %q", cvm, command, err, o.String(), e.String())
+	addr, err := net.ResolveTCPAddr("tcp", net.JoinHostPort(ip, port))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return o.String()
+	return cvmSSHAt(t, addr, command)
 }
 
 // A CVM of the lab binary is a real SSH server: nutanix / nutanix/4u by

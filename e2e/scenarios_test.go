@@ -327,8 +327,8 @@ func (s *scenario) finish() vmio.Report {
 	return r
 }
 
-// cvmSSHAt runs one command on an in-process CVM's SSH listener with
-// OpenSSH through sshpass, as nutanix with a password.
+// cvmSSHAt runs one command on a CVM's SSH listener with OpenSSH through
+// sshpass, as nutanix with a password.
 func cvmSSHAt(t *testing.T, addr net.Addr, command string) string {
 	t.Helper()
 	requireTool(t, "ssh")
