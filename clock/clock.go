@@ -17,6 +17,9 @@ import (
 // Clock is the emulator's view of time.
 type Clock = clockwork.Clock
 
+// Timer is a timer on a Clock (AfterFunc's result).
+type Timer = clockwork.Timer
+
 // Real returns the wall clock.
 func Real() Clock { return clockwork.NewRealClock() }
 

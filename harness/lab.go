@@ -102,6 +102,13 @@ type Lab struct {
 	Genesis     *genesis.Genesis
 	stopGenesis func()
 
+	// fmu guards the standing faults.
+	fmu    sync.Mutex
+	faults faultSet
+	// rmu serialises Reset; nreset counts them.
+	rmu    sync.Mutex
+	nreset int
+
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
