@@ -79,8 +79,9 @@ func (l *Lab) WriteEndpointsJSON(w io.Writer) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(struct {
 		Lab   string     `json:"lab"`
+		API   string     `json:"api,omitempty"`
 		Nodes []Endpoint `json:"nodes"`
-	}{l.Topology.Name, l.Endpoints()})
+	}{l.Topology.Name, l.APIURL, l.Endpoints()})
 }
 
 // WriteEndpointsTable prints the endpoints for people.

@@ -96,6 +96,9 @@ type Lab struct {
 	// Events is the lab's event log: SSH logins and commands, NFS mounts
 	// and sessions, datastore state changes, IO outages.
 	Events *EventLog
+	// APIURL is where the control API serves this lab, once something
+	// serves it (lab sets it); it goes into the endpoints JSON.
+	APIURL string
 
 	workloads map[string]*vmio.Workload
 	// Genesis is the reference autopath when Options.Genesis asked for it.

@@ -28,6 +28,14 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "validate":
+			return runValidate(args[1:], stdout, stderr)
+		case "conform":
+			return runConform(args[1:], stdout, stderr)
+		}
+	}
 	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	topoFile := fs.String("topology", "", "topology `FILE` (default: the embedded three-node lab)")
