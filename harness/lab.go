@@ -316,9 +316,15 @@ func (l *Lab) Close() error {
 }
 
 // Start runs a lab for a test on free loopback ports and stops it when the
-// test ends.
-func Start(t testing.TB, topo *topology.Topology, o Options) *Lab {
+// test ends, like httptest.NewServer:
+//
+//	lab := harness.Start(t, harness.Default(), harness.WithFakeClock())
+func Start(t testing.TB, topo *topology.Topology, opts ...Option) *Lab {
 	t.Helper()
+	var o Options
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
 	l, err := New(topo, o)
 	if err != nil {
 		t.Fatalf("harness: %v", err)
