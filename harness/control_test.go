@@ -204,3 +204,32 @@ func TestStandingFaults(t *testing.T) {
 		"fault.remove #2 stargate-hang NTNX-BLOCK1-A-CVM",
 	}, kinds)
 }
+
+// The IO report sees the outage a CVM power-off causes and only from
+// the moment asked for.
+func TestIOReport(t *testing.T) {
+	topo := Default()
+	for i := range topo.Hosts {
+		topo.Hosts[i].Workload = nil
+	}
+	lab := Start(t, topo, WithCVMTimers(fastBoot))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, lab.Wait(ctx, "host a io flowing"))
+	before := lab.IOReport(time.Time{})
+	require.Len(t, before.Hosts, 3)
+	assert.True(t, before.Host("NTNX-BLOCK1-A").IntegrityOK)
+
+	since := lab.Clock.Now()
+	require.NoError(t, lab.PowerOff("a"))
+	require.NoError(t, lab.Wait(ctx, "host a io stalled"))
+	require.NoError(t, lab.AddRoute("a", "", "192.168.5.2/32", "192.168.1.28"))
+	require.NoError(t, lab.Wait(ctx, "host a io flowing"))
+	r := lab.IOReport(since)
+	a := r.Host("NTNX-BLOCK1-A")
+	require.Len(t, a.Outages, 1, r.String())
+	assert.Greater(t, a.LongestMS, 0.0)
+	assert.True(t, a.IntegrityOK)
+	assert.Empty(t, r.Host("NTNX-BLOCK1-B").Outages, "host B's IO never stopped")
+	assert.Contains(t, r.String(), "NTNX-BLOCK1-A: 1 outage(s)")
+}
