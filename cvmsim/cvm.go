@@ -169,6 +169,10 @@ type CVM struct {
 	reg    *shell.Registry
 	hooks  hooks
 
+	// initRoutes are the static routes of the configuration, which Reset
+	// restores.
+	initRoutes []fabric.StaticRoute
+
 	// ctx is cancelled by Close: commands and hung status pages stop.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -212,6 +216,9 @@ type state struct {
 	// The running Stargate's modelled listeners and status page.
 	nfsLns   []*fabric.Listener
 	statusHS *http.Server
+	// statusLn is statusHS's listener: closed with it, as http.Server's
+	// Close does not close a listener its Serve has not picked up yet.
+	statusLn *fabric.Listener
 	// hang is closed when a hung Stargate answers again or stops, to
 	// release the status page requests it holds.
 	hang chan struct{}
@@ -266,6 +273,7 @@ func New(nw *fabric.Network, cfg Config) (*CVM, error) {
 			return nil, fmt.Errorf("cvmsim: %s: gateway %s: %w", cfg.Name, cfg.Gateway, err)
 		}
 	}
+	c.initRoutes = c.routes.Static()
 	c.srv = nfs.NewServer(cfg.Store, nfs.Config{Name: cfg.Name, Exports: cfg.Exports, Clock: cfg.Clock, OnEvent: cfg.OnNFSEvent})
 	// Stargate is not running until the CVM is up: the real loopback port
 	// resets connections meanwhile.

@@ -24,6 +24,7 @@ const (
 	reasonPowerOff     = "power off"
 	reasonFault        = "fault injected"
 	reasonFaultCleared = "fault cleared"
+	reasonReset        = "reset"
 )
 
 // Event is one change of the CVM, for the lab's event log. Fields that do

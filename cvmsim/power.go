@@ -83,7 +83,7 @@ func (c *CVM) powerOffLocked(why string) {
 	c.st.netUp = false
 	c.st.stargateStarted = false
 	lns, hs := c.st.nfsLns, c.st.statusHS
-	c.st.nfsLns, c.st.statusHS = nil, nil
+	c.st.nfsLns, c.st.statusHS, c.st.statusLn = nil, nil, nil
 	c.releaseHangLocked()
 	c.mu.Unlock()
 
@@ -125,9 +125,9 @@ func (c *CVM) upNow() {
 	c.st.netAt = c.st.bootAt.Add(c.timers.PingAfter)
 	c.st.power = PowerBooting
 	c.mu.Unlock()
-	c.phaseNetwork()
-	c.phaseStargate()
-	c.phaseInit()
+	c.phaseNetwork("")
+	c.phaseStargate("")
+	c.phaseInit("")
 }
 
 // cancelTimerLocked stops the pending boot step; a step already firing
@@ -151,11 +151,11 @@ func (c *CVM) scheduleLocked() {
 	case c.st.power != PowerBooting:
 		return
 	case !c.st.netUp:
-		at, step = c.timers.PingAfter, c.phaseNetwork
+		at, step = c.timers.PingAfter, func() { c.phaseNetwork("") }
 	case !c.st.stargateStarted:
-		at, step = c.timers.StargateAfter, c.phaseStargate
+		at, step = c.timers.StargateAfter, func() { c.phaseStargate("") }
 	default:
-		at, step = c.timers.InitAfter, c.phaseInit
+		at, step = c.timers.InitAfter, func() { c.phaseInit("") }
 	}
 	gen := c.st.gen
 	d := c.st.bootAt.Add(at).Sub(c.clock.Now())
@@ -171,8 +171,9 @@ func (c *CVM) scheduleLocked() {
 	})
 }
 
-// phaseNetwork: the guest OS is up; the node answers. Needs opMu.
-func (c *CVM) phaseNetwork() {
+// phaseNetwork: the guest OS is up; the node answers. why is the event's
+// Detail. Needs opMu.
+func (c *CVM) phaseNetwork(why string) {
 	c.node.SetPowered(true)
 	c.mu.Lock()
 	c.st.netUp = true
@@ -184,12 +185,12 @@ func (c *CVM) phaseNetwork() {
 	}
 	c.scheduleLocked()
 	c.mu.Unlock()
-	c.emit(Event{Kind: EventNetworkUp})
+	c.emit(Event{Kind: EventNetworkUp, Detail: why})
 }
 
 // phaseStargate: Stargate starts, unless a fault keeps it down. Needs
 // opMu.
-func (c *CVM) phaseStargate() {
+func (c *CVM) phaseStargate(why string) {
 	c.mu.Lock()
 	c.st.stargateStarted = true
 	fault := c.st.fault
@@ -197,17 +198,17 @@ func (c *CVM) phaseStargate() {
 	c.scheduleLocked()
 	c.mu.Unlock()
 	if fault != StargateDown {
-		c.startStargate("", at)
+		c.startStargate(why, at)
 	}
 }
 
 // phaseInit: every service is up. Needs opMu.
-func (c *CVM) phaseInit() {
+func (c *CVM) phaseInit(why string) {
 	c.mu.Lock()
 	c.st.power = PowerUp
 	c.cancelTimerLocked()
 	c.mu.Unlock()
-	c.emit(Event{Kind: EventBooted})
+	c.emit(Event{Kind: EventBooted, Detail: why})
 }
 
 // uptime is how long the node has been on the network, zero when off.

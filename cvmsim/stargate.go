@@ -102,9 +102,10 @@ func (c *CVM) SetStargate(s StargateState) {
 	c.st.fault = s
 	runnable := c.st.netUp && c.st.stargateStarted
 	var hs *http.Server
+	var hln *fabric.Listener
 	if s == StargateDown {
-		hs = c.st.statusHS
-		c.st.statusHS = nil
+		hs, hln = c.st.statusHS, c.st.statusLn
+		c.st.statusHS, c.st.statusLn = nil, nil
 	}
 	if s == StargateHung {
 		c.armHangLocked()
@@ -120,9 +121,7 @@ func (c *CVM) SetStargate(s StargateState) {
 		// The NFS listeners stay (nfs Down resets what connects); the
 		// status page's closes, so its port refuses.
 		c.srv.SetMode(nfs.Down)
-		if hs != nil {
-			_ = hs.Close()
-		}
+		closeStatus(hs, hln)
 		c.emit(Event{Kind: EventStargateDown, Detail: reasonFault})
 	case old == StargateDown:
 		c.startStargate(reasonFaultCleared, c.clock.Now())
@@ -167,15 +166,16 @@ func (c *CVM) startStargate(why string, at time.Time) {
 		}
 	}
 	var hs *http.Server
-	if ln, err := c.node.Listen(PortStatus); err == nil {
+	hln, err := c.node.Listen(PortStatus)
+	if err == nil {
 		hs = c.newStatusServer()
-		c.goServe(func() { _ = hs.Serve(ln) })
+		c.goServe(func() { _ = hs.Serve(hln) })
 	}
 	c.mu.Lock()
 	if needNFS {
 		c.st.nfsLns = lns
 	}
-	c.st.statusHS = hs
+	c.st.statusHS, c.st.statusLn = hs, hln
 	c.st.sgGen++
 	c.st.sgSince = at
 	fault := c.st.fault
@@ -196,6 +196,15 @@ func (c *CVM) stopStargate(lns []*fabric.Listener, hs *http.Server, why string) 
 	}
 	c.srv.DropSessions(why)
 	c.srv.SetMode(nfs.Down)
+	closeStatus(hs, nil)
+}
+
+// closeStatus stops a status page server and its modelled listener (nil
+// after power-off, which took every listener of the node away).
+func closeStatus(hs *http.Server, ln *fabric.Listener) {
+	if ln != nil {
+		_ = ln.Close()
+	}
 	if hs != nil {
 		_ = hs.Close()
 	}

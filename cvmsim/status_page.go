@@ -28,6 +28,24 @@ import (
 //     loopback port, which outlives the CVM, answers 503 instead.
 //   - Stargate hung: connections are accepted and requests are never
 //     answered, until the client gives up or Stargate recovers.
+//
+// The same server answers one RPC, for autopath implementations that run
+// outside the lab and need what Genesis does before it removes a host's
+// forwarding route (seed 001: "Genesis gracefully terminates the
+// connection via the NfsTerminateConnection request"):
+//
+//	POST /h/rpc/nfs_terminate_connection
+//	Content-Type: application/json
+//	{"client_ip": "192.168.1.24"}
+//
+// Stargate closes every NFS connection from that client address cleanly
+// (FIN: the client reads EOF and reconnects along its current route) and
+// answers 200 {"terminated": N}, N the number of connections it closed (0
+// is not an error). A body that is not that JSON object, or an address
+// that does not parse, is 400 {"error": "..."}; another method is 405.
+// The RPC shares the page's fate: refused on port 2009 (503 on the
+// loopback port) while Stargate is down, never answered while it is hung.
+// Each request shows in the event log as nfs.terminate.
 
 // StatusPage is the page's JSON form (GET /h/status).
 type StatusPage struct {
@@ -80,34 +98,51 @@ func (c *CVM) newStatusServer() *http.Server {
 	}
 }
 
+// PathTerminateRPC is the status page's NfsTerminateConnection RPC.
+const PathTerminateRPC = "/h/rpc/nfs_terminate_connection"
+
+// TerminateRequest is the body of a POST to PathTerminateRPC.
+type TerminateRequest struct {
+	ClientIP string `json:"client_ip"`
+}
+
+// TerminateResponse is its answer: how many connections were closed.
+type TerminateResponse struct {
+	Terminated int `json:"terminated"`
+}
+
+// rpcError is the body of a failed RPC.
+type rpcError struct {
+	Error string `json:"error"`
+}
+
+const errNotRunning = "Stargate is not running"
+
+// maxRPCBody bounds an RPC's body: a client address needs a few bytes.
+const maxRPCBody = 4 << 10
+
 func (c *CVM) serveStatus(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/" && r.URL.Path != "/h/status" {
+	rpc := r.URL.Path == PathTerminateRPC
+	if r.URL.Path != "/" && r.URL.Path != "/h/status" && !rpc {
 		http.NotFound(w, r)
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	switch {
+	case rpc && r.Method != http.MethodPost:
+		w.Header().Set("Allow", "POST")
+		writeJSON(w, http.StatusMethodNotAllowed, rpcError{Error: "method not allowed"})
+		return
+	case !rpc && r.Method != http.MethodGet && r.Method != http.MethodHead:
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	for {
-		c.mu.RLock()
-		state, hang := c.stargateStateLocked(), c.st.hang
-		c.mu.RUnlock()
-		if state == StargateDown {
-			http.Error(w, "Stargate is not running", http.StatusServiceUnavailable)
-			return
-		}
-		if state == StargateUp {
-			break
-		}
-		select {
-		case <-hang: // no longer hung: look again
-		case <-r.Context().Done():
-			return
-		case <-c.ctx.Done():
-			return
-		}
+	if !c.awaitStargate(w, r, rpc) {
+		return
+	}
+	if rpc {
+		c.serveTerminate(w, r)
+		return
 	}
 	p := c.StatusPage()
 	if r.URL.Path == "/h/status" {
@@ -135,6 +170,63 @@ NFS sessions: %[8]d
 </pre>
 </body></html>
 `, html.EscapeString(p.CVM), p.IP, p.State, init, p.StartTime, p.UptimeSecs, p.Boot, p.NFSSessions)
+}
+
+// awaitStargate holds a request while Stargate is hung and answers 503
+// while it is down (on the modelled port nobody listens then; the real
+// loopback port outlives it), as JSON for an RPC. It reports whether
+// Stargate is up to serve the request.
+func (c *CVM) awaitStargate(w http.ResponseWriter, r *http.Request, rpc bool) bool {
+	for {
+		c.mu.RLock()
+		state, hang := c.stargateStateLocked(), c.st.hang
+		c.mu.RUnlock()
+		switch state {
+		case StargateDown:
+			if rpc {
+				writeJSON(w, http.StatusServiceUnavailable, rpcError{Error: errNotRunning})
+			} else {
+				http.Error(w, errNotRunning, http.StatusServiceUnavailable)
+			}
+			return false
+		case StargateUp:
+			return true
+		}
+		select {
+		case <-hang: // no longer hung: look again
+		case <-r.Context().Done():
+			return false
+		case <-c.ctx.Done():
+			return false
+		}
+	}
+}
+
+// serveTerminate is NfsTerminateConnection: Stargate closes the client's
+// NFS connections.
+func (c *CVM) serveTerminate(w http.ResponseWriter, r *http.Request) {
+	var req TerminateRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRPCBody))
+	if err := dec.Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, rpcError{Error: "bad request body: " + err.Error()})
+		return
+	}
+	if dec.More() {
+		writeJSON(w, http.StatusBadRequest, rpcError{Error: "bad request body: more than one JSON value"})
+		return
+	}
+	ip, err := netip.ParseAddr(req.ClientIP)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, rpcError{Error: "bad client_ip: " + err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, TerminateResponse{Terminated: c.srv.TerminateClient(ip)})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // StatusPage returns what the status page shows now.

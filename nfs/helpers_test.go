@@ -34,6 +34,12 @@ func (l *eventLog) types() []EventType {
 	return out
 }
 
+func (l *eventLog) events() []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Event(nil), l.ev...)
+}
+
 func (l *eventLog) has(t EventType) bool {
 	for _, x := range l.types() {
 		if x == t {

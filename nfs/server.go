@@ -3,6 +3,7 @@ package nfs
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -360,6 +361,13 @@ func (s *Server) DropSessions(reason string) int {
 // client reads EOF and reconnects. It is Nutanix's NfsTerminateConnection,
 // which Genesis sends before it moves a host's route. It returns how many
 // connections it closed.
+//
+// Every call emits one EventTerminate, even one that closes nothing, so
+// that the event log shows the request whoever sent it (the built-in
+// Genesis or an external autopath through the status page's RPC): Client
+// is addr with port 0 (the client as a whole, not one connection), Detail
+// "N connection(s)". Each connection closed then emits its
+// EventDisconnect with Detail TerminateReason.
 func (s *Server) TerminateClient(addr netip.Addr) int {
 	addr = addr.Unmap()
 	s.mu.Lock()
@@ -370,12 +378,21 @@ func (s *Server) TerminateClient(addr netip.Addr) int {
 		}
 	}
 	s.mu.Unlock()
+	s.emit(Event{Type: EventTerminate, Client: netip.AddrPortFrom(addr, 0), Detail: fmt.Sprintf("%d connection(s)", len(hit))})
 	for _, ss := range hit {
-		s.emit(Event{Type: EventTerminate, Client: ss.remote, Local: ss.local, Export: ss.exportName()})
+		ss.mu.Lock()
+		if ss.why == "" {
+			ss.why = TerminateReason
+		}
+		ss.mu.Unlock()
 		ss.close()
 	}
 	return len(hit)
 }
+
+// TerminateReason is the Detail of the EventDisconnect of a connection
+// TerminateClient closed.
+const TerminateReason = "NfsTerminateConnection"
 
 // SetMode changes the Server's health: see Mode.
 func (s *Server) SetMode(m Mode) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -370,6 +371,27 @@ func TestTerminateClientEOF(t *testing.T) {
 	require.Zero(t, srv.TerminateClient(netip.MustParseAddr("192.168.1.24")))
 	require.Equal(t, 1, srv.TerminateClient(netip.MustParseAddr("127.0.0.1")))
 	require.ErrorIs(t, expectClosed(t, c.c), io.EOF, "FIN, not RST")
-	require.True(t, ev.has(EventTerminate))
 	require.Eventually(t, func() bool { return len(srv.Sessions()) == 0 }, 5*time.Second, time.Millisecond)
+
+	// One terminate event per request, even one that closed nothing,
+	// naming the client as a whole; then the disconnect of each
+	// connection it closed, saying why.
+	var terms, discs []Event
+	for _, e := range ev.events() {
+		switch e.Type {
+		case EventTerminate:
+			terms = append(terms, e)
+		case EventDisconnect:
+			discs = append(discs, e)
+		}
+	}
+	require.Len(t, terms, 2)
+	assert.Equal(t, netip.MustParseAddrPort("192.168.1.24:0"), terms[0].Client)
+	assert.Equal(t, "0 connection(s)", terms[0].Detail)
+	assert.Equal(t, netip.MustParseAddrPort("127.0.0.1:0"), terms[1].Client)
+	assert.Equal(t, "1 connection(s)", terms[1].Detail)
+	assert.Equal(t, "cvm", terms[1].Server)
+	require.Len(t, discs, 1)
+	assert.Equal(t, sess[0].Remote, discs[0].Client)
+	assert.Equal(t, TerminateReason, discs[0].Detail)
 }

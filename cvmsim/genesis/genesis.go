@@ -30,6 +30,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -168,6 +169,8 @@ type Genesis struct {
 	round  sync.Mutex
 	states map[string]*cvmState
 	leader string
+	// forget is set by Reset: the next round starts from a blank memory.
+	forget atomic.Bool
 }
 
 // hostState is one host and its permanent SSH connection.
@@ -262,6 +265,27 @@ func (g *Genesis) Run(ctx context.Context) error {
 		case <-t.Chan():
 		}
 	}
+}
+
+// Reset makes Genesis forget what it has seen, so that the next round
+// behaves as the first round after New: no failure history (a CVM seen
+// down, then back, no longer has to stay healthy for StablePeriod before
+// its host's route goes; a healthy CVM counts as stable at once), no
+// Stargate up/down transitions remembered, no leader (the next round's
+// leader is announced again). The permanent SSH connections to the hosts
+// stay up, and Run's schedule is unchanged. A round in progress finishes
+// with what it knew; Reset does not wait for it.
+func (g *Genesis) Reset() { g.forget.Store(true) }
+
+// forgetLocked applies a pending Reset. The caller holds round.
+func (g *Genesis) forgetLocked() {
+	if !g.forget.Swap(false) {
+		return
+	}
+	for name := range g.states {
+		g.states[name] = &cvmState{}
+	}
+	g.leader = ""
 }
 
 // Close drops the SSH connections.

@@ -27,6 +27,7 @@ var ErrNoLeader = errors.New("genesis: no CVM can lead")
 func (g *Genesis) Tick(ctx context.Context) error {
 	g.round.Lock()
 	defer g.round.Unlock()
+	g.forgetLocked()
 	v := g.check(ctx)
 	if v == nil {
 		if err := ctx.Err(); err != nil {

@@ -90,6 +90,11 @@ type Datastore struct {
 	ready      chan struct{}
 	connecting bool
 	connected  bool // a connection was up before: the next is a reconnect
+	// kick ends when Manager.Reset wants a connection now: connectLoop
+	// stops waiting out ReconnectInterval and abandons a hanging dial.
+	// It is replaced at each Reset.
+	kick       context.Context
+	kickCancel context.CancelFunc
 }
 
 func newDatastore(m *Manager, name, host, share string, server netip.Addr, readonly bool) *Datastore {
@@ -103,6 +108,7 @@ func newDatastore(m *Manager, name, host, share string, server netip.Addr, reado
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.ioCtx, d.ioCancel = context.WithCancelCause(context.Background())
+	d.kick, d.kickCancel = context.WithCancel(context.Background())
 	return d
 }
 
@@ -202,7 +208,7 @@ func (d *Datastore) conn(ctx context.Context) (*rpcConn, error) {
 		if !d.connecting {
 			d.connecting = true
 			d.wg.Add(1)
-			go d.connectLoop(prev)
+			go d.connectLoop(prev, d.kick)
 		}
 		ready := d.ready
 		d.mu.Unlock()
@@ -229,18 +235,25 @@ func (d *Datastore) lost(c *rpcConn) {
 // that never answered (the server resets it at once), or a failed attempt,
 // it waits ReconnectInterval before the next, so a refusing server is not
 // hammered; after a reset of a working connection (a route change) it
-// dials at once.
-func (d *Datastore) connectLoop(prev *rpcConn) {
+// dials at once. A kick (Manager.Reset) ends the wait and the attempt in
+// progress: the next attempt starts at once.
+func (d *Datastore) connectLoop(prev *rpcConn, kick context.Context) {
 	defer d.wg.Done()
 	pace := prev != nil && !prev.hadReply()
 	for {
 		start := d.clk.Now()
-		if pace && !sleep(d.clk, d.cfg.ReconnectInterval, d.done) {
+		if pace && !d.pause(d.cfg.ReconnectInterval, kick) {
 			d.connectDone(nil)
 			return
 		}
+		// The kick of this attempt: a Reset from now on ends it.
+		d.mu.Lock()
+		kick = d.kick
+		d.mu.Unlock()
 		ctx, cancel := withTimeout(d.ctx, d.clk, d.cfg.ReconnectInterval)
+		stop := context.AfterFunc(kick, cancel)
 		nc, err := d.m.dial(ctx, netip.AddrPortFrom(d.server, nfsPort))
+		stop()
 		cancel()
 		if err == nil {
 			d.connectDone(newRPCConn(nc, d.m.cred(), d.m.xidSeed()))
@@ -253,10 +266,28 @@ func (d *Datastore) connectLoop(prev *rpcConn) {
 		// A quick failure (refused, unreachable) waits out the rest of the
 		// interval; a timed-out attempt has waited already.
 		pace = false
-		if !sleep(d.clk, d.cfg.ReconnectInterval-d.clk.Since(start), d.done) {
+		if !d.pause(d.cfg.ReconnectInterval-d.clk.Since(start), kick) {
 			d.connectDone(nil)
 			return
 		}
+	}
+}
+
+// pause waits dur on the clock, or less if kick ends; false if the
+// datastore was unmounted meanwhile.
+func (d *Datastore) pause(dur time.Duration, kick context.Context) bool {
+	if dur <= 0 || kick.Err() != nil {
+		return true
+	}
+	t := d.clk.NewTimer(dur)
+	defer t.Stop()
+	select {
+	case <-t.Chan():
+		return true
+	case <-kick.Done():
+		return true
+	case <-d.done:
+		return false
 	}
 }
 

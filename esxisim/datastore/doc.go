@@ -40,7 +40,8 @@
 // server that went silent; after NFS.HeartbeatMaxFailures failures in a
 // row the datastore is inaccessible (APD): IO blocks, and fails with EIO
 // after Misc.APDTimeout. Any answer restores it. Every timer reads the
-// host's clock.
+// host's clock. Manager.Reset, a lab's reset, skips those timers: every
+// datastore not accessible dials again at once and is probed until it is.
 //
 // # Texts
 //

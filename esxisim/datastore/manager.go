@@ -341,6 +341,7 @@ func (d *Datastore) shutdown(err error) {
 	d.cur = nil
 	close(d.ready)
 	ioCancel := d.ioCancel
+	d.kickCancel()
 	d.mu.Unlock()
 	ioCancel(err)
 	d.cancel()

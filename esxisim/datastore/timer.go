@@ -22,18 +22,3 @@ func withTimeout(ctx context.Context, c clock.Clock, d time.Duration) (context.C
 		cancel(context.Canceled)
 	}
 }
-
-// sleep waits d on the clock, or until done is closed (false then).
-func sleep(c clock.Clock, d time.Duration, done <-chan struct{}) bool {
-	if d <= 0 {
-		return true
-	}
-	t := c.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.Chan():
-		return true
-	case <-done:
-		return false
-	}
-}

@@ -12,6 +12,10 @@
 //     outcome is unknown (it failed, timed out or was cut off) is
 //     "uncertain": either its data or the data before it is acceptable.
 //
+// Reset starts a fresh account (a lab's reset): counts, latency, outages
+// and integrity counts start from zero, while the integrity model (what
+// each block must hold) is kept, since the data on the datastore stands.
+//
 // One goroutine per running Workload does the IO, one operation at a
 // time; a single reusable timer watches the operation in flight. Nothing is
 // allocated per operation in the steady state, so every host of every lab

@@ -439,9 +439,13 @@ func (w *Workload) stallCause() string {
 	return fmt.Sprintf("no IO completed for %v", w.cfg.StallThreshold)
 }
 
-// openOutage opens an outage that started at start, noticed at now. The
-// caller holds mu.
+// openOutage opens an outage that started at start, noticed at now; not
+// before the account began (an operation in flight at Reset). The caller
+// holds mu.
 func (w *Workload) openOutage(start, now time.Time, cause string, ev *events) {
+	if start.Before(w.startedAt) {
+		start = w.startedAt
+	}
 	w.cur = Outage{Start: start, Open: true, Cause: cause}
 	w.outageOpen = true
 	w.errEvents, w.lastErrText = 0, ""
