@@ -72,7 +72,7 @@ func startLab(t *testing.T, extra ...string) *lab {
 	t.Helper()
 	epFile := filepath.Join(t.TempDir(), "endpoints.json")
 	l := &lab{out: &syncBuffer{}, exited: make(chan struct{})}
-	l.cmd = exec.Command(labBin, append([]string{"--ssh-port-base", "0", "--cvm-ssh-port-base", "0", "--nfs-port-base", "0", "--status-port-base", "0", "--endpoints-json", epFile}, extra...)...)
+	l.cmd = exec.Command(labBin, append([]string{"--ssh-port-base", "0", "--cvm-ssh-port-base", "0", "--nfs-port-base", "0", "--status-port-base", "0", "--api", "127.0.0.1:0", "--endpoints-json", epFile}, extra...)...)
 	l.cmd.Stdout, l.cmd.Stderr = l.out, l.out
 	if err := l.cmd.Start(); err != nil {
 		t.Fatalf("start lab: %v", err)

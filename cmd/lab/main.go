@@ -5,7 +5,11 @@
 //
 //	lab [--topology FILE] [--ssh-port-base N] [--cvm-ssh-port-base N] [--nfs-port-base N]
 //	    [--status-port-base N] [--endpoints-json FILE] [--events FILE]
-//	    [--genesis [--genesis-log FILE]] [--time-scale F]
+//	    [--genesis [--genesis-log FILE]] [--time-scale F] [--api ADDR] [--api-token TOKEN]
+//	lab validate FILE...
+//	lab conform --autopath CMD [flags]
+//
+// The control API (labctl's) listens on 127.0.0.1:7480 by default.
 package main
 
 import (
@@ -48,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	eventsFile := fs.String("events", "", "append every event to `FILE` as JSON lines (- for stdout)")
 	withGenesis := fs.Bool("genesis", false, "run the reference autopath (Genesis: every 30 s of emulated time)")
 	genesisLog := fs.String("genesis-log", "", "write Genesis' genesis.out lines to `FILE`")
+	apiAddr := fs.String("api", "127.0.0.1:7480", "serve the control API on `ADDR` (off: none); any address but loopback needs --api-token")
+	apiToken := fs.String("api-token", os.Getenv("AUTOPATHLAB_TOKEN"), "bearer `TOKEN` the control API requires (default $AUTOPATHLAB_TOKEN)")
 	scale := fs.Float64("time-scale", 1, "run the emulator's own timers at this `FACTOR` of real time (0.05 = 20x faster)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -110,6 +116,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer lab.Close()
 
+	if *apiAddr != "off" {
+		url, stopAPI, err := startAPI(lab, *apiAddr, *apiToken)
+		if err != nil {
+			fmt.Fprintf(stderr, "lab: %v\n", err)
+			return 1
+		}
+		defer stopAPI()
+		fmt.Fprintf(stdout, "autopathlab: control API on %s (labctl --api %s)\n", url, url)
+	}
 	fmt.Fprintf(stdout, "autopathlab: lab %q up in %s\n\n", topo.Name, lab.Started.Round(100_000))
 	lab.WriteEndpointsTable(stdout)
 	for _, err := range lab.MountErrors {
