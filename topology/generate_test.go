@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/goccy/go-yaml"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -63,4 +64,34 @@ func TestGenerateLarge(t *testing.T) {
 	assert.Panics(t, func() { Generate(0) })
 	assert.Panics(t, func() { Generate(MaxGenerate + 1) })
 	require.NoError(t, Generate(MaxGenerate).Validate())
+}
+
+// A generated lab written out as YAML reads back clean: Generate's labs
+// are files as well as values.
+func TestGenerateRoundTrip(t *testing.T) {
+	for _, n := range []int{1, 3, maxSmallGenerate + 1, 300} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			g := Generate(n)
+			b, err := yaml.Marshal(g)
+			require.NoError(t, err)
+			top, err := Parse("generated.yaml", b)
+			require.NoError(t, err)
+			require.Len(t, top.Hosts, n)
+			require.Len(t, top.CVMs, n)
+			// Written again, it is the same file (nil and empty lists
+			// both write as []).
+			again, err := yaml.Marshal(top)
+			require.NoError(t, err)
+			assert.Equal(t, string(b), string(again))
+		})
+	}
+	// And so does the full example, with its parsed durations.
+	full, err := Load("../examples/topologies/full.yaml")
+	require.NoError(t, err)
+	b, err := yaml.Marshal(full)
+	require.NoError(t, err)
+	again, err := Parse("full-again.yaml", b)
+	require.NoError(t, err, string(b))
+	assert.Equal(t, full.Timers, again.Timers)
+	assert.Equal(t, full.Faults, again.Faults)
 }

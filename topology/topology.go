@@ -1,18 +1,21 @@
 // Package topology is the lab description: the nodes, their addresses,
-// vSwitches, port groups, vmknics and routes, read from a YAML file. The
-// default lab (seed 001's three-node cluster) is embedded.
+// vSwitches, port groups, vmknics and routes, their credentials, the
+// emulator's timers and the faults to inject, read from a YAML file. The
+// default lab (seed 001's three-node cluster) is embedded;
+// examples/topologies/full.yaml shows every field.
+//
+// A file is refused before anything starts, with every problem found
+// (Errors), each as FILE:LINE:COL: PATH: what is wrong (what was
+// expected). What arrives is parsed: the timers and faults' durations are
+// time.Duration (the older NFS and workload durations stay strings,
+// validated), SSH.Methods and CVM.SSHUsers give the effective logins.
 package topology
 
 import (
-	"bytes"
 	_ "embed"
-	"fmt"
-	"net/netip"
 	"os"
-	"strings"
+	"slices"
 	"time"
-
-	"github.com/goccy/go-yaml"
 )
 
 // Topology is a whole lab.
@@ -26,6 +29,100 @@ type Topology struct {
 	Cluster *Cluster `yaml:"cluster"`
 	// Filers are generic NFS servers (seed 004's filer).
 	Filers []Filer `yaml:"filers"`
+	// Timers tune the emulator's own timers; zero fields keep the
+	// emulator's defaults.
+	Timers Timers `yaml:"timers,omitempty"`
+	// Faults are injected while the lab runs, each At its time after
+	// the lab started (on the lab's clock), in list order for equal At.
+	Faults []Fault `yaml:"faults,omitempty"`
+}
+
+// Timers are the emulator's timers, already parsed: a zero field keeps the
+// emulator's default. In a file they are Go durations ("20s", "1m30s").
+type Timers struct {
+	CVMBoot CVMBootTimers `yaml:"cvmBoot"`
+	Genesis GenesisTimers `yaml:"genesis"`
+}
+
+// CVMBootTimers are a CVM's boot sequence, measured from power-on
+// (cvmsim.Timers; defaults 20 s, 60 s, 120 s). When two are given, a later
+// phase may not come before an earlier one.
+type CVMBootTimers struct {
+	// Ping: the guest OS answers on the network (ping, SSH).
+	Ping time.Duration `yaml:"ping,omitempty"`
+	// Stargate: Stargate listens (NFS, status page).
+	Stargate time.Duration `yaml:"stargate,omitempty"`
+	// Initialised: every service is up ("fully initialised", seed 001).
+	Initialised time.Duration `yaml:"initialised,omitempty"`
+}
+
+// GenesisTimers are the reference autopath's (genesis.Config; defaults
+// 30 s, 30 s, 5 s).
+type GenesisTimers struct {
+	// Interval between two rounds of Genesis' loop.
+	Interval time.Duration `yaml:"interval,omitempty"`
+	// StablePeriod a recovered local CVM must stay healthy before its
+	// host's route is taken back.
+	StablePeriod time.Duration `yaml:"stablePeriod,omitempty"`
+	// ProbeTimeout bounds one Stargate check.
+	ProbeTimeout time.Duration `yaml:"probeTimeout,omitempty"`
+}
+
+// Fault kinds a topology may declare (FaultKinds lists them).
+const (
+	// Network faults on an interface of a host (vmnic or vmk) or a CVM.
+	FaultLinkDown = "link-down"
+	FaultLatency  = "latency"
+	FaultLoss     = "loss"
+	// FaultPartition cuts Node off from Peer.
+	FaultPartition = "partition"
+	// SSH faults on a host's SSH server.
+	FaultSSHRefuse = "ssh-refuse"
+	FaultSSHSlow   = "ssh-slow"
+	FaultSSHDrop   = "ssh-drop"
+	FaultSSHHang   = "ssh-hang"
+	// Faults of a CVM.
+	FaultStargateDown = "stargate-down"
+	FaultStargateHang = "stargate-hang"
+	FaultCVMPowerOff  = "cvm-power-off"
+	FaultCVMReboot    = "cvm-reboot"
+)
+
+// FaultKinds lists every kind a topology's faults may have.
+var FaultKinds = []string{
+	FaultLinkDown, FaultLatency, FaultLoss, FaultPartition,
+	FaultSSHRefuse, FaultSSHSlow, FaultSSHDrop, FaultSSHHang,
+	FaultStargateDown, FaultStargateHang, FaultCVMPowerOff, FaultCVMReboot,
+}
+
+// Fault is a fault declared up front, the same fields as the control
+// API's fault spec plus At. Durations are parsed; zero means absent.
+type Fault struct {
+	// At is when the fault starts, measured from the lab's start on the
+	// lab's clock; 0 (or absent) is at once.
+	At   time.Duration `yaml:"at,omitempty" topology:"zero"`
+	Kind string        `yaml:"kind"`
+	// Node is the host or CVM the fault hits (its name): a host for
+	// ssh-*, a CVM for stargate-* and cvm-*.
+	Node string `yaml:"node"`
+	// Interface is the node's vmnic or vmk (host) or eth (CVM), for
+	// link-down, latency and loss.
+	Interface string `yaml:"interface"`
+	// Peer is the other side of a partition.
+	Peer string `yaml:"peer"`
+	// Latency is added one way on the interface (latency).
+	Latency time.Duration `yaml:"latency,omitempty"`
+	// LossPercent of the packets on the interface are lost (loss).
+	LossPercent float64 `yaml:"lossPercent"`
+	// Delay slows each SSH handshake (ssh-slow).
+	Delay time.Duration `yaml:"delay,omitempty"`
+	// Command restricts ssh-hang to commands that start with it.
+	Command string `yaml:"command"`
+	// For ends the fault this long after At; 0 keeps it (a powered-off
+	// CVM stays off).
+	For time.Duration `yaml:"for,omitempty"`
+	// Count ends an SSH fault after this many hits; 0 is unlimited.
+	Count int `yaml:"count"`
 }
 
 // Cluster is what every CVM's Stargate serves from the one cluster-wide
@@ -134,9 +231,39 @@ type Version struct {
 type SSH struct {
 	// Port is the loopback port; 0 means the lab's default (2200+N).
 	Port int `yaml:"port"`
-	// PasswordAuth offers the SSH "password" method, which ESXi does not.
+	// AuthMethods are the SSH methods offered, from SSHAuthMethods;
+	// absent means ESXi's publickey and keyboard-interactive. Methods()
+	// is the effective list.
+	AuthMethods []string `yaml:"authMethods"`
+	// PasswordAuth adds the SSH "password" method, which ESXi does not
+	// offer: a shorthand kept from before AuthMethods.
 	PasswordAuth bool   `yaml:"passwordAuth"`
 	Users        []User `yaml:"users"`
+}
+
+// SSH authentication methods.
+const (
+	AuthPublicKey           = "publickey"
+	AuthKeyboardInteractive = "keyboard-interactive"
+	AuthPassword            = "password"
+)
+
+// SSHAuthMethods lists the methods a host's ssh.authMethods may name.
+var SSHAuthMethods = []string{AuthPublicKey, AuthKeyboardInteractive, AuthPassword}
+
+// Methods returns the SSH methods the host offers: AuthMethods or ESXi's
+// default (publickey, keyboard-interactive), plus password when
+// PasswordAuth is set.
+func (s SSH) Methods() []string {
+	m := s.AuthMethods
+	if len(m) == 0 {
+		m = []string{AuthPublicKey, AuthKeyboardInteractive}
+	}
+	m = slices.Clone(m)
+	if s.PasswordAuth && !slices.Contains(m, AuthPassword) {
+		m = append(m, AuthPassword)
+	}
+	return m
 }
 
 // User is a login.
@@ -195,6 +322,28 @@ type CVM struct {
 	Name       string      `yaml:"name"`
 	Host       string      `yaml:"host"`
 	Interfaces []Interface `yaml:"interfaces"`
+	SSH        CVMSSH      `yaml:"ssh"`
+}
+
+// CVMSSH configures a CVM's SSH server.
+type CVMSSH struct {
+	// Users are the logins; absent means nutanix / nutanix/4u.
+	// CVM.SSHUsers is the effective list.
+	Users []User `yaml:"users"`
+}
+
+// The CVM login when a CVM declares none.
+const (
+	DefaultCVMUser     = "nutanix"
+	DefaultCVMPassword = "nutanix/4u"
+)
+
+// SSHUsers returns the CVM's logins: ssh.users, or nutanix / nutanix/4u.
+func (c CVM) SSHUsers() []User {
+	if len(c.SSH.Users) == 0 {
+		return []User{{Name: DefaultCVMUser, Password: DefaultCVMPassword}}
+	}
+	return slices.Clone(c.SSH.Users)
 }
 
 // Interface is a CVM or filer interface on a segment.
@@ -220,7 +369,8 @@ func Default() *Topology {
 	return t
 }
 
-// Load reads and validates a topology file.
+// Load reads and validates a topology file. A file that cannot be read is
+// an *os.PathError; a file that is not a valid topology is Errors.
 func Load(path string) (*Topology, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -229,208 +379,14 @@ func Load(path string) (*Topology, error) {
 	return Parse(path, b)
 }
 
-// Parse decodes and validates a topology. Unknown fields are errors, so a
-// misspelt key is reported rather than silently ignored.
+// Parse decodes and validates a topology; name is the file name the
+// errors carry. Every problem found is reported, as Errors sorted by
+// position: YAML syntax (the parser stops at the first), unknown fields,
+// values of the wrong type, and then everything Validate checks.
 func Parse(name string, b []byte) (*Topology, error) {
-	var t Topology
-	dec := yaml.NewDecoder(bytes.NewReader(b), yaml.DisallowUnknownField())
-	if err := dec.Decode(&t); err != nil {
-		return nil, fmt.Errorf("%s: %s", name, yaml.FormatError(err, false, true))
+	t, errs := parse(name, b)
+	if len(errs) > 0 {
+		return nil, errs
 	}
-	if err := t.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return &t, nil
-}
-
-// Validate checks names and addresses.
-func (t *Topology) Validate() error {
-	names := map[string]bool{}
-	uniq := func(kind, n string) error {
-		if n == "" {
-			return fmt.Errorf("a %s has no name", kind)
-		}
-		if names[n] {
-			return fmt.Errorf("%s %q: name used twice", kind, n)
-		}
-		names[n] = true
-		return nil
-	}
-	for _, g := range t.Gateways {
-		if err := uniq("gateway", g.Name); err != nil {
-			return err
-		}
-		if _, err := netip.ParsePrefix(g.IP); err != nil {
-			return fmt.Errorf("gateway %q: ip %q: want a.b.c.d/nn", g.Name, g.IP)
-		}
-	}
-	for _, h := range t.Hosts {
-		if err := uniq("host", h.Name); err != nil {
-			return err
-		}
-		if err := h.validate(); err != nil {
-			return fmt.Errorf("host %q: %w", h.Name, err)
-		}
-	}
-	for _, f := range t.Filers {
-		if err := uniq("filer", f.Name); err != nil {
-			return err
-		}
-		if err := validIfaces("filer", f.Name, f.Interfaces); err != nil {
-			return err
-		}
-		for _, e := range f.Exports {
-			if !strings.HasPrefix(e.Path, "/") {
-				return fmt.Errorf("filer %q: export %q: want an absolute path", f.Name, e.Path)
-			}
-			if err := validCIDRs(e.Whitelist); err != nil {
-				return fmt.Errorf("filer %q: export %s: whitelist: %w", f.Name, e.Path, err)
-			}
-		}
-	}
-	if c := t.Cluster; c != nil {
-		if err := validCIDRs(c.NFSWhitelist); err != nil {
-			return fmt.Errorf("cluster: nfsWhitelist: %w", err)
-		}
-		seen := map[string]bool{}
-		for _, ct := range c.Containers {
-			if ct.Name == "" || strings.ContainsAny(ct.Name, "/ ") || seen[ct.Name] {
-				return fmt.Errorf("cluster: container %q: want a unique name without '/' or spaces", ct.Name)
-			}
-			seen[ct.Name] = true
-			if err := validCIDRs(ct.Whitelist); err != nil {
-				return fmt.Errorf("cluster: container %s: whitelist: %w", ct.Name, err)
-			}
-		}
-	}
-	for _, c := range t.CVMs {
-		if err := uniq("cvm", c.Name); err != nil {
-			return err
-		}
-		if err := validIfaces("cvm", c.Name, c.Interfaces); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (h Host) validate() error {
-	pgs := map[string]bool{}
-	nics := map[string]bool{}
-	for _, n := range h.Vmnics {
-		nics[n.Name] = true
-	}
-	for _, vs := range h.VSwitches {
-		for _, u := range vs.Uplinks {
-			if !nics[u] {
-				return fmt.Errorf("vswitch %s: uplink %s is not a vmnic of the host", vs.Name, u)
-			}
-		}
-		for _, pg := range vs.Portgroups {
-			if pgs[pg.Name] {
-				return fmt.Errorf("portgroup %q defined twice", pg.Name)
-			}
-			if pg.VLAN < 0 || pg.VLAN > 4095 {
-				return fmt.Errorf("portgroup %q: vlan %d: want 0-4095", pg.Name, pg.VLAN)
-			}
-			pgs[pg.Name] = true
-		}
-	}
-	for _, v := range h.Vmknics {
-		if !pgs[v.Portgroup] {
-			return fmt.Errorf("vmknic %s: portgroup %q does not exist", v.Name, v.Portgroup)
-		}
-		if v.IP != "" {
-			if _, err := netip.ParsePrefix(v.IP); err != nil {
-				return fmt.Errorf("vmknic %s: ip %q: want a.b.c.d/nn", v.Name, v.IP)
-			}
-		}
-		if v.Gateway != "" {
-			if _, err := netip.ParseAddr(v.Gateway); err != nil {
-				return fmt.Errorf("vmknic %s: gateway %q: want a.b.c.d", v.Name, v.Gateway)
-			}
-		}
-	}
-	if h.Gateway != "" {
-		if _, err := netip.ParseAddr(h.Gateway); err != nil {
-			return fmt.Errorf("gateway %q: want a.b.c.d", h.Gateway)
-		}
-	}
-	for _, r := range h.Routes {
-		if _, err := netip.ParsePrefix(r.Network); err != nil {
-			return fmt.Errorf("route %q: want a.b.c.d/nn", r.Network)
-		}
-		if _, err := netip.ParseAddr(r.Gateway); err != nil {
-			return fmt.Errorf("route %s: gateway %q: want a.b.c.d", r.Network, r.Gateway)
-		}
-	}
-	switch h.ConnectedSelection {
-	case "", "first-created", "lowest-name":
-	default:
-		return fmt.Errorf("connectedSelection %q: want first-created or lowest-name", h.ConnectedSelection)
-	}
-	labels := map[string]bool{}
-	for _, d := range h.Datastores {
-		if d.Name == "" || labels[d.Name] {
-			return fmt.Errorf("datastore %q: want a unique name", d.Name)
-		}
-		labels[d.Name] = true
-		if _, err := netip.ParseAddr(d.Host); err != nil {
-			return fmt.Errorf("datastore %s: host %q: want a.b.c.d", d.Name, d.Host)
-		}
-		if !strings.HasPrefix(d.Share, "/") {
-			return fmt.Errorf("datastore %s: share %q: want an absolute path", d.Name, d.Share)
-		}
-	}
-	if n := h.NFS; n != nil {
-		for k, v := range map[string]string{"heartbeatFrequency": n.HeartbeatFrequency, "heartbeatTimeout": n.HeartbeatTimeout, "apdTimeout": n.APDTimeout} {
-			if err := validDuration(v); err != nil {
-				return fmt.Errorf("nfs: %s: %w", k, err)
-			}
-		}
-		if n.HeartbeatMaxFailures < 0 {
-			return fmt.Errorf("nfs: heartbeatMaxFailures %d: want >= 0", n.HeartbeatMaxFailures)
-		}
-	}
-	if w := h.Workload; w != nil {
-		if err := validDuration(w.Interval); err != nil {
-			return fmt.Errorf("workload: interval: %w", err)
-		}
-		if w.BlockSize < 0 || w.Blocks < 0 {
-			return fmt.Errorf("workload: blockSize and blocks must be positive")
-		}
-	}
-	return nil
-}
-
-func validDuration(s string) error {
-	if s == "" {
-		return nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return fmt.Errorf("%q: want a positive duration such as 30s", s)
-	}
-	return nil
-}
-
-func validCIDRs(list []string) error {
-	for _, c := range list {
-		if _, err := netip.ParsePrefix(c); err != nil {
-			return fmt.Errorf("%q: want a.b.c.d/nn", c)
-		}
-	}
-	return nil
-}
-
-func validIfaces(kind, name string, ifs []Interface) error {
-	for _, i := range ifs {
-		if _, err := netip.ParsePrefix(i.IP); err != nil {
-			return fmt.Errorf("%s %q: interface %s: ip %q: want a.b.c.d/nn", kind, name, i.Name, i.IP)
-		}
-		if i.Segment == "" {
-			return fmt.Errorf("%s %q: interface %s: no segment", kind, name, i.Name)
-		}
-	}
-	return nil
+	return t, nil
 }
