@@ -34,8 +34,32 @@ type Conn struct {
 	closeOnce  sync.Once
 }
 
-func (c *Conn) Read(b []byte) (int, error)  { return c.carrier.Read(b) }
-func (c *Conn) Write(b []byte) (int, error) { return c.carrier.Write(b) }
+func (c *Conn) Read(b []byte) (int, error) { return c.carrier.Read(b) }
+
+// Write sends b. With injected latency or loss on the flow's path the
+// bytes arrive late (fault.go); Write itself returns at once, as a socket
+// write into its buffer does.
+func (c *Conn) Write(b []byte) (int, error) {
+	p := &c.path
+	if c.inbound && c.origin != nil {
+		p = &c.origin.path
+	}
+	if d := p.transit(); d > 0 {
+		if dw, ok := c.carrier.(delayedWriter); ok {
+			return dw.writeDelayed(b, d)
+		}
+		// A carrier that cannot hold bytes back: the writer waits
+		// instead, which delays delivery the same.
+		c.node.net.clock.Sleep(d)
+	}
+	return c.carrier.Write(b)
+}
+
+// delayedWriter is a Carrier that can deliver a write later than it is
+// made, in order with the writes before it.
+type delayedWriter interface {
+	writeDelayed(b []byte, d time.Duration) (int, error)
+}
 
 // Close sends FIN: the peer reads what was sent, then EOF.
 func (c *Conn) Close() error {

@@ -32,10 +32,22 @@ type DialOptions struct {
 //   - The target does not listen on the port: ErrConnRefused (RST).
 //   - The target's accept queue is full: the SYN is dropped, and Dial waits
 //     for room or for ctx, as a client retransmitting its SYN does.
+//   - A fault blackholes the path (fault.go): Dial waits for the network
+//     to change or for ctx, as for a dead target.
+//   - Injected latency on the path delays the connection by one round
+//     trip, and injected loss by the SYN's retransmissions, on the
+//     network's clock. The server has the connection at once; Dial returns
+//     when the SYN-ACK would be back.
 func (n *Node) Dial(ctx context.Context, dst netip.AddrPort, o DialOptions) (net.Conn, error) {
 	for {
 		c, w, err := n.dial(ctx, dst, o)
 		if w.changed == nil {
+			if err == nil && w.setup > 0 {
+				if err := n.net.sleep(ctx, w.setup); err != nil {
+					c.(*Conn).Reset()
+					return nil, err
+				}
+			}
 			return c, err
 		}
 		var expired <-chan time.Time
@@ -62,6 +74,9 @@ func (n *Node) Dial(ctx context.Context, dst netip.AddrPort, o DialOptions) (net
 type wait struct {
 	changed <-chan struct{} // the next network change; nil: no wait
 	arp     bool            // the next hop does not answer ARP
+	// setup is how long a made connection takes to complete: injected
+	// latency and SYN loss.
+	setup time.Duration
 }
 
 // dial makes one attempt. When nothing can answer it says what to wait for
@@ -87,8 +102,8 @@ func (n *Node) dial(ctx context.Context, dst netip.AddrPort, o DialOptions) (net
 		nw.reeval.Unlock()
 		return nil, wait{}, err
 	}
-	if p.target == nil {
-		arpFails := p.hop == nil && !n.neighbors.has(p.egress, p.nextHop)
+	if p.target == nil || p.blocked {
+		arpFails := !p.blocked && p.hop == nil && !n.neighbors.has(p.egress, p.nextHop)
 		changed := nw.changed
 		nw.reeval.Unlock()
 		return nil, wait{changed: changed, arp: arpFails}, nil
@@ -122,5 +137,5 @@ func (n *Node) dial(ctx context.Context, dst netip.AddrPort, o DialOptions) (net
 		}
 		return nil, wait{}, err
 	}
-	return c, wait{}, nil
+	return c, wait{setup: 2*p.latencyDelay() + p.resendDelay(synRTO)}, nil
 }

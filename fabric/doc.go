@@ -12,6 +12,11 @@
 // no FIN and no RST, peers find out by timeout. Powering it on resets the
 // flows it had forgotten.
 //
+// Faults (fault.go) act as a real network's do: an interface without
+// carrier, with 100% loss, or a partition between two nodes blackholes the
+// traffic through it without removing a route; injected latency and
+// partial loss delay echo replies and flow writes on the network's clock.
+//
 // Flows are carried by a Transport. The in-memory transport joins nodes of
 // one process; nothing above this package may assume both ends of a flow
 // live in one process.

@@ -20,16 +20,45 @@ const (
 // A flow whose path (egress interface, source address, next-hop interface,
 // target node) changed to a live new target is reset: the new next hop never
 // saw the connection and answers RST (seed 001). A flow with no usable path
-// stalls: bytes wait, nobody is told. A stalled flow whose original path is
-// back resumes. Flows of a powered-off node stay blackholed.
+// stalls: bytes wait, nobody is told. So does a flow whose path a fault
+// blackholes (fault.go), even if the path is unchanged. A stalled flow
+// whose original path is back resumes. Flows of a powered-off node stay
+// blackholed.
 //
 // Call it after any route or interface change, with no lock held that a
 // Router's Lookup takes.
-func (n *Node) Reevaluate() {
-	nw := n.net
+func (n *Node) Reevaluate() { n.net.reevaluate() }
+
+// reevaluate re-runs every open flow's route lookup, at once or, during a
+// Batch, at its end.
+func (nw *Network) reevaluate() {
+	if nw.batches.Load() > 0 {
+		nw.deferred.Store(true)
+		// The batch may have ended between the load and the store, and
+		// missed the flag: take it back and run now.
+		if nw.batches.Load() > 0 || !nw.deferred.Swap(false) {
+			return
+		}
+	}
 	nw.reeval.Lock()
 	defer nw.reeval.Unlock()
 	nw.reevaluateLocked()
+}
+
+// Batch runs fn, which makes several changes (routes, interfaces), with the
+// flows re-evaluated once at its end rather than after each change: every
+// flow goes from its old path to its new one without passing through an
+// intermediate state that would reset it (a reset to a saved state). It
+// holds back other changes' re-evaluations of the network as long as fn
+// runs, so fn should be quick. Batches may nest and overlap.
+func (nw *Network) Batch(fn func()) {
+	nw.batches.Add(1)
+	defer func() {
+		if nw.batches.Add(-1) == 0 && nw.deferred.Swap(false) {
+			nw.reevaluate()
+		}
+	}()
+	fn()
 }
 
 // reevaluateLocked needs nw.reeval.
@@ -49,7 +78,7 @@ func (n *Node) reevaluateLocked() {
 	for _, c := range n.flowList() {
 		p, err := n.pathTo(c.dialRouter, c.dialIface, c.remote.Addr(), false)
 		switch {
-		case err != nil, p.target == nil:
+		case err != nil, p.target == nil, p.blocked:
 			c.carrier.Pause(true)
 		case p.sameAs(c.path):
 			c.carrier.Pause(false)

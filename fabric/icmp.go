@@ -39,9 +39,10 @@ const ipICMPHeaders = 28
 // hop that does not answer ARP now is Host is down at once, which is what
 // vmkping shows for a dead neighbour.
 //
-// The RTT is modelled from the path (hop latencies both ways, a small
-// per-byte cost and the responder's turnaround), so outputs are
-// deterministic; Echo does not wait for it.
+// The RTT is modelled from the path (hop latencies both ways, injected
+// interface latency included, a small per-byte cost and the responder's
+// turnaround), so outputs are deterministic; Echo does not wait for it.
+// The reply is taken to come back through the request's interfaces.
 func (n *Node) Echo(req EchoRequest) (*EchoReply, error) {
 	if !n.Powered() {
 		return nil, ErrPoweredOff
@@ -56,6 +57,10 @@ func (n *Node) Echo(req EchoRequest) (*EchoReply, error) {
 	if req.DF && req.Size+ipICMPHeaders > p.egress.MTU() {
 		return nil, ErrMsgSize
 	}
+	if p.blocked {
+		// A fault on the way: the request leaves, nothing comes back.
+		return nil, nil
+	}
 	if p.hop == nil {
 		return nil, ErrHostDown
 	}
@@ -64,6 +69,11 @@ func (n *Node) Echo(req EchoRequest) (*EchoReply, error) {
 	}
 	if req.DF && req.Size+ipICMPHeaders > p.ingress.MTU() {
 		// Dropped on the way: a jumbo frame into a 1500-byte port.
+		return nil, nil
+	}
+	if p.lost() {
+		// Injected loss: one draw per interface crossed, for the request
+		// and its reply together.
 		return nil, nil
 	}
 	rtt := 2*p.latency + 40*time.Microsecond + time.Duration(req.Size)*time.Nanosecond

@@ -45,16 +45,24 @@ func (s *Segment) detach(i *Interface) {
 }
 
 // owner finds the live interface on the segment that holds addr: what an ARP
-// request for addr on this segment would find. It checks the interfaces on a
-// copy of the list: holding s.mu while taking Interface.mu and Node.mu would
-// invert AddInterface's order (Node.mu, then Segment.mu) and deadlock.
+// request for addr on this segment would find. One with a link wins over
+// one without, which can only blackhole the packet. It checks the
+// interfaces on a copy of the list: holding s.mu while taking Interface.mu
+// and Node.mu would invert AddInterface's order (Node.mu, then Segment.mu)
+// and deadlock.
 func (s *Segment) owner(addr netip.Addr) *Interface {
+	var dark *Interface
 	for _, i := range s.Interfaces() {
 		if i.Up() && i.node.Powered() && i.Addr().Addr() == addr {
-			return i
+			if !i.blackholes() {
+				return i
+			}
+			if dark == nil {
+				dark = i
+			}
 		}
 	}
-	return nil
+	return dark
 }
 
 // Interface is a node's network interface: a vmknic, a CVM's eth0, an alias
@@ -71,6 +79,8 @@ type Interface struct {
 	up   bool
 	mtu  int
 	seg  *Segment
+
+	flt ifaceFaults // see fault.go
 }
 
 // Name returns the interface name (vmk0, eth1:1).
@@ -105,7 +115,9 @@ func (i *Interface) MAC() net.HardwareAddr {
 	return i.mac
 }
 
-// Up reports whether the interface is administratively and physically up.
+// Up reports whether the interface is administratively up (enabled). The
+// physical link is Carrier: an interface without carrier is still up and
+// keeps its routes.
 func (i *Interface) Up() bool {
 	i.mu.RLock()
 	defer i.mu.RUnlock()
@@ -155,4 +167,11 @@ type InterfaceConfig struct {
 	MTU     int // 0: 1500
 	Segment string
 	Down    bool
+	// NoCarrier creates the interface without a physical link (SetCarrier).
+	NoCarrier bool
+	// Seq is the creation order to take instead of the next one: a reset
+	// re-creating a deleted interface puts it back in its old place, so
+	// that it is again "first-created" where it was. It must be one the
+	// node handed out before (Interface.Seq) and no live interface holds.
+	Seq uint64
 }

@@ -174,10 +174,15 @@ func readErr(c net.Conn) error {
 	}
 }
 
-// stalled asserts that nothing arrives on c within d of the fake clock: a
-// read with a deadline times out instead of returning data or EOF.
+// stalled asserts that nothing arrives on c within d of the fake clock:
+// nothing is readable before or after, and a read with a deadline times
+// out instead of returning data or EOF. The read alone would prove
+// nothing: a deadline already past fails a read before it looks at the
+// data.
 func (l *testLab) stalled(c net.Conn, d time.Duration) {
 	l.t.Helper()
+	require.Zero(l.t, readable(c), "something arrived")
+	defer func() { require.Zero(l.t, readable(c), "something arrived") }()
 	require.NoError(l.t, c.SetReadDeadline(l.clk.Now().Add(d)))
 	done := make(chan error, 1)
 	go func() { done <- readErr(c) }()
@@ -192,3 +197,22 @@ func (l *testLab) stalled(c net.Conn, d time.Duration) {
 }
 
 func netipPort(a netip.Addr, p uint16) netip.AddrPort { return netip.AddrPortFrom(a, p) }
+
+// readable is how many bytes a read on c would return now, without
+// reading them: none while the flow is paused or reset, nor while they are
+// still on the wire; -1 for the EOF of a peer that closed.
+func readable(c net.Conn) int {
+	e := c.(*Conn).carrier.(*memEnd)
+	l := e.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.paused, l.reset, l.closed[e.side]:
+		return 0
+	case l.buf[e.other()].Len() > 0:
+		return l.arrivedLocked(e.other())
+	case l.closed[e.other()]:
+		return -1
+	}
+	return 0
+}

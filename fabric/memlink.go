@@ -34,6 +34,24 @@ type link struct {
 	// earlier of the two would leave the later deadline without a wake-up.
 	dl     [2][2]time.Time
 	timers [2][2]stopper
+
+	// Bytes on the wire (injected latency or loss, see fault.go): buf[i]
+	// holds them already, but the reader may take only those before
+	// wire[i][0].start. sent[i] counts every byte side i wrote, so that
+	// offsets in buf are sent[i]-buf[i].Len() onwards.
+	sent [2]int64
+	wire [2][]flight
+	// arrival wakes readers when wire[i][0] is due; arrivalGen tells a
+	// stale timer from the current one.
+	arrival    [2]stopper
+	arrivalGen [2]uint64
+}
+
+// flight is a run of bytes that arrives at due: those from offset start
+// up to the next flight's start.
+type flight struct {
+	start int64
+	due   time.Time
 }
 
 func newLink(c clock.Clock) *link {
@@ -129,9 +147,13 @@ func (e *memEnd) Read(b []byte) (int, error) {
 		case l.buf[o].Len() > 0:
 			// bytes.Buffer reuses its array once drained, so a steady
 			// stream does not allocate.
-			n, _ := l.buf[o].Read(b)
-			l.cond.Broadcast()
-			return n, nil
+			if r := l.arrivedLocked(o); r > 0 {
+				n, _ := l.buf[o].Read(b[:min(len(b), r)])
+				l.cond.Broadcast()
+				return n, nil
+			}
+			// Still on the wire, and the FIN behind it: wait for the
+			// arrival timer.
 		case l.closed[o]:
 			return 0, io.EOF
 		}
@@ -142,11 +164,19 @@ func (e *memEnd) Read(b []byte) (int, error) {
 	}
 }
 
-func (e *memEnd) Write(b []byte) (int, error) {
+func (e *memEnd) Write(b []byte) (int, error) { return e.writeDelayed(b, 0) }
+
+// writeDelayed writes b to arrive d from now, and never before the bytes
+// written earlier: TCP delivers in order.
+func (e *memEnd) writeDelayed(b []byte, d time.Duration) (int, error) {
 	l := e.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	me, o := e.side, e.other()
+	var due time.Time // zero: now
+	if d > 0 {
+		due = l.now().Add(d)
+	}
 	written := 0
 	for {
 		switch {
@@ -170,7 +200,9 @@ func (e *memEnd) Write(b []byte) (int, error) {
 			continue
 		}
 		n := min(room, len(b)-written)
+		l.onWireLocked(me, due)
 		l.buf[me].Write(b[written : written+n])
+		l.sent[me] += int64(n)
 		written += n
 		l.cond.Broadcast()
 	}
@@ -187,6 +219,7 @@ func (e *memEnd) Close() error {
 	}
 	l.closed[e.side] = true
 	l.buf[e.other()] = bytes.Buffer{} // free it, not just empty it
+	l.landLocked(e.other())
 	l.stopAllLocked(e.side)
 	l.cond.Broadcast()
 	return nil
@@ -202,6 +235,8 @@ func (e *memEnd) Reset() {
 func (l *link) resetLocked() {
 	l.reset = true
 	l.buf = [2]bytes.Buffer{}
+	l.landLocked(0)
+	l.landLocked(1)
 	l.stopAllLocked(0)
 	l.stopAllLocked(1)
 	l.cond.Broadcast()
@@ -240,4 +275,93 @@ func (e *memEnd) SetWriteDeadline(t time.Time) error {
 	defer l.mu.Unlock()
 	l.setDeadlineLocked(e.side, wr, t)
 	return nil
+}
+
+// onWireLocked records that the bytes side is about to write arrive at
+// due (zero: now), or with the last bytes still on the wire if those come
+// later. Without bytes on the wire, bytes due now are plain buffered bytes:
+// the common case costs no clock reading.
+func (l *link) onWireLocked(side int, due time.Time) {
+	if due.IsZero() && len(l.wire[side]) == 0 {
+		return
+	}
+	l.pruneLocked(side)
+	w := l.wire[side]
+	switch {
+	case len(w) == 0 && !due.After(l.now()):
+	case len(w) > 0 && !due.After(w[len(w)-1].due):
+		// They join the last run: TCP does not reorder.
+	default:
+		l.wire[side] = append(w, flight{start: l.sent[side], due: due})
+		if len(w) == 0 {
+			l.armArrivalLocked(side)
+		}
+	}
+}
+
+// pruneLocked drops the runs that have arrived.
+func (l *link) pruneLocked(side int) {
+	w := l.wire[side]
+	if len(w) == 0 {
+		return
+	}
+	now := l.now()
+	k := 0
+	for k < len(w) && !now.Before(w[k].due) {
+		k++
+	}
+	if k == len(w) {
+		l.wire[side] = w[:0]
+	} else if k > 0 {
+		l.wire[side] = append(w[:0], w[k:]...)
+	}
+}
+
+// arrivedLocked is how many of side's unread bytes have arrived.
+func (l *link) arrivedLocked(side int) int {
+	l.pruneLocked(side)
+	n := l.buf[side].Len()
+	if len(l.wire[side]) == 0 {
+		return n
+	}
+	unread := l.sent[side] - int64(n)
+	return int(l.wire[side][0].start - unread)
+}
+
+// armArrivalLocked sets the timer that wakes readers when side's first
+// run on the wire arrives.
+func (l *link) armArrivalLocked(side int) {
+	if t := l.arrival[side]; t != nil {
+		t.Stop()
+	}
+	l.arrivalGen[side]++
+	gen := l.arrivalGen[side]
+	l.arrival[side] = l.afterFunc(l.wire[side][0].due.Sub(l.now()), func() { l.arrive(side, gen) })
+}
+
+// arrive runs when a run is due: readers wake, and the timer is set for
+// the next run. A clock whose timers run ahead of its Now (scaled time)
+// finds the run not due yet and re-arms.
+func (l *link) arrive(side int, gen uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if gen != l.arrivalGen[side] {
+		return
+	}
+	l.arrival[side] = nil
+	l.pruneLocked(side)
+	if len(l.wire[side]) > 0 {
+		l.armArrivalLocked(side)
+	}
+	l.cond.Broadcast()
+}
+
+// landLocked forgets side's bytes on the wire (they were dropped).
+func (l *link) landLocked(side int) {
+	l.wire[side] = nil
+	if t := l.arrival[side]; t != nil {
+		t.Stop()
+		l.arrival[side] = nil
+	}
+	l.arrivalGen[side]++
 }

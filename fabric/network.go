@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/autopathlab/autopathlab/clock"
@@ -32,6 +33,13 @@ type Network struct {
 	nodes    map[string]*Node
 	// latency is the one-way delay of a hop on a segment.
 	latency map[string]time.Duration
+
+	faults faultState // see fault.go
+
+	// batches counts the running Batch calls; deferred records a
+	// re-evaluation they held back.
+	batches  atomic.Int32
+	deferred atomic.Bool
 }
 
 // Option configures a Network.

@@ -3,6 +3,7 @@ package fabric
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -84,11 +85,21 @@ func (n *Node) AddInterface(c InterfaceConfig) (*Interface, error) {
 			return nil, fmt.Errorf("fabric: %s already has an interface %s", n.name, c.Name)
 		}
 	}
+	seq := c.Seq
+	if seq == 0 || seq > n.ifseq.Load() {
+		seq = n.ifseq.Add(1)
+	}
 	i := &Interface{
-		name: c.Name, node: n, seq: n.ifseq.Add(1),
+		name: c.Name, node: n, seq: seq,
 		addr: c.Addr, mac: c.MAC, up: !c.Down, mtu: c.MTU, seg: seg,
 	}
-	n.ifaces = append(n.ifaces, i)
+	i.flt.noCarrier.Store(c.NoCarrier)
+	// Interfaces stays in creation order, a re-created one in its place.
+	k := len(n.ifaces)
+	for k > 0 && n.ifaces[k-1].seq > seq {
+		k--
+	}
+	n.ifaces = slices.Insert(n.ifaces, k, i)
 	n.mu.Unlock()
 	if seg != nil {
 		seg.attach(i)

@@ -21,7 +21,14 @@ type path struct {
 	target  *Node      // the node that accepts the packet; nil if dropped
 	ingress *Interface // target's interface the packet arrives on
 	hops    int
-	latency time.Duration // one way
+	latency time.Duration // one way, injected interface latency included
+	// blocked is a packet blackholed by a fault (fault.go): a carrier-down
+	// or 100%-loss interface on the way, or a partition. Nothing answers
+	// and nobody is told; target may still be set.
+	blocked bool
+	// ifaces are the interfaces the packet crosses, for the faults'
+	// latency and loss; collected only for packets really sent (learn).
+	ifaces []*Interface
 }
 
 func (p path) sameAs(q path) bool {
@@ -57,10 +64,24 @@ func (n *Node) pathTo(r Router, iface *Interface, dst netip.Addr, learn bool) (p
 		return p, ErrNetDown
 	}
 	p.src = p.egress.Addr().Addr()
+	nw := n.net
 	out, nh := p.egress, p.nextHop
 	for p.hops = 1; p.hops <= maxHops; p.hops++ {
-		hop := n.net.resolve(out, nh)
+		// A link without carrier sends nothing, ARP included: the
+		// packet waits in the void, and so does the sender.
+		if out.blackholes() {
+			p.blocked = true
+			return p, nil
+		}
+		hop := nw.resolve(out, nh)
 		if hop == nil {
+			return p, nil
+		}
+		if p.hops == 1 {
+			p.hop = hop
+		}
+		if hop.blackholes() || nw.partitioned(out.node, hop.node) {
+			p.blocked = true
 			return p, nil
 		}
 		if learn {
@@ -70,14 +91,15 @@ func (n *Node) pathTo(r Router, iface *Interface, dst netip.Addr, learn bool) (p
 			if a := out.Addr(); a.IsValid() {
 				hop.node.neighbors.learn(hop, a.Addr(), out.MAC())
 			}
+			p.ifaces = append(p.ifaces, out, hop)
 		}
-		if p.hops == 1 {
-			p.hop = hop
-		}
-		p.latency += n.net.hopLatency(out.Segment())
+		p.latency += nw.hopLatency(out.Segment()) + out.Latency() + hop.Latency()
 		x := hop.node
 		if x.owns(hop, dst) {
 			p.target, p.ingress = x, hop
+			// Routers in between are checked hop by hop above; this is
+			// the partition between the two ends themselves.
+			p.blocked = nw.partitioned(n, x)
 			return p, nil
 		}
 		if !x.cfg.Forwarding || x.DefaultRouter() == nil {

@@ -85,6 +85,13 @@ func (t *RouteTable) SetSelection(s Selection) {
 	t.changed()
 }
 
+// Selection returns how a shared subnet's egress is chosen.
+func (t *RouteTable) Selection() Selection {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.selection
+}
+
 func (t *RouteTable) changed() {
 	if t.onChange != nil {
 		t.onChange()

@@ -32,6 +32,9 @@ func (s *Server) handleConn(c net.Conn, st *connState) {
 	}()
 	// A panic in the handshake or auth code ends this connection only.
 	defer s.recoverConn(c)
+	if !s.connFaults(c) {
+		return
+	}
 	ic, ident, err := exchangeIdent(c, "SSH-2.0-"+s.cfg.ServerVersion, identTimeout)
 	if err != nil {
 		c.Close()

@@ -11,6 +11,9 @@ const (
 	// EventPanic reports a recovered panic: the connection or session
 	// ended with an error, the server kept running.
 	EventPanic = "ssh.panic"
+	// EventFault reports a hit of a fault (Server.AddFault); Detail is its
+	// kind: "refuse", "slow", "drop" or "hang".
+	EventFault = "ssh.fault"
 )
 
 // Event is one thing that happened on the server, for the lab's event log.
@@ -33,6 +36,8 @@ type Event struct {
 	Exit int
 	// Error says what went wrong (a failed login, a recovered panic).
 	Error string
+	// Detail qualifies the kind: a fault's kind for EventFault.
+	Detail string
 }
 
 // emit reports e. A panicking hook panics here: callers inside a

@@ -81,30 +81,36 @@ func (ss *session) run(ctx context.Context, interactive bool, command string) {
 			status = 255
 		}
 	}()
+	if !interactive && !ss.hang(ctx, command, true) {
+		// The client gave up on a hung command: it never ran.
+		return
+	}
 	ss.mu.Lock()
 	pty, win, term := ss.pty, ss.win, ss.term
 	env := maps.Clone(ss.env)
 	ss.mu.Unlock()
 
 	sh := ss.newShell(ss.login(pty, term, env))
-	var stdout, stderr io.Writer = ss.ch, ss.ch.Stderr()
+	cut := &cutter{ss: ss, interactive: interactive}
+	var stdout, stderr io.Writer = cut.writer(ss.ch), cut.writer(ss.ch.Stderr())
 	if pty {
 		// A terminal has one output stream, and its line discipline turns
 		// "\n" into "\r\n" (onlcr).
-		stdout = &crlfWriter{w: ss.ch}
+		stdout = &crlfWriter{w: stdout}
 		stderr = stdout
 	}
 	if !interactive {
+		cut.arm(command, true)
 		status = sh.Run(ctx, command, ss.ch, stdout, stderr)
 		return
 	}
-	status = ss.interactive(ctx, sh, stdout, win)
+	status = ss.interactive(ctx, sh, stdout, win, cut)
 }
 
 // interactive runs a login shell on the session's terminal: the MOTD, then
 // the prompt loop. Window changes reach the shell's line editor as they
 // come.
-func (ss *session) interactive(ctx context.Context, sh *shell.Session, stdout io.Writer, win Window) int {
+func (ss *session) interactive(ctx context.Context, sh *shell.Session, stdout io.Writer, win Window, cut *cutter) int {
 	if motd := ss.srv.cfg.MOTD; motd != nil {
 		if b := motd(); len(b) > 0 {
 			_, _ = stdout.Write(b)
@@ -123,11 +129,12 @@ func (ss *session) interactive(ctx context.Context, sh *shell.Session, stdout io
 		}
 	}()
 	// The line editor writes "\r\n" itself; stdout's onlcr leaves that
-	// alone and fixes bare "\n" from commands.
+	// alone and fixes bare "\n" from commands. The input goes through the
+	// gate of FaultHang and FaultDrop.
 	rw := struct {
 		io.Reader
 		io.Writer
-	}{ss.ch, stdout}
+	}{newLineGate(ctx, ss, ss.ch, cut), stdout}
 	return sh.Interactive(ctx, rw, win.Cols, win.Rows)
 }
 

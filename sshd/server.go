@@ -17,6 +17,10 @@
 // recover panics. The accept loop is ours too, so that Close can close
 // connections still in their handshake and wait for every goroutine it
 // started.
+//
+// AddFault (fault.go) makes a server misbehave on command, as the lab's
+// fault injection needs: refused connections, a slow banner, sessions cut
+// mid-output, hung commands.
 package sshd
 
 import (
@@ -57,6 +61,8 @@ type Server struct {
 	ln     net.Listener
 	conns  map[net.Conn]*connState
 	wg     sync.WaitGroup
+
+	faults faultSet // see fault.go
 }
 
 // New prepares a server; it does not listen: call Start or Serve. The RSA

@@ -17,6 +17,7 @@ type Window struct {
 // preceded by pty-req and env requests.
 type session struct {
 	srv    *Server
+	conn   *gossh.ServerConn // closed abruptly by FaultDrop
 	ch     gossh.Channel
 	user   string
 	source string
@@ -47,7 +48,7 @@ func (s *Server) handleSession(_ *ssh.Server, conn *gossh.ServerConn, nc gossh.N
 	}
 	defer ch.Close()
 	ss := &session{
-		srv: s, ch: ch,
+		srv: s, ch: ch, conn: conn,
 		user:    conn.User(),
 		source:  conn.RemoteAddr().String(),
 		local:   conn.LocalAddr().String(),

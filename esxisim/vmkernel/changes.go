@@ -10,7 +10,8 @@ import (
 type Change struct {
 	Time time.Time
 	// Kind is route.add, route.delete, vmknic.add, vmknic.remove,
-	// vmknic.ipv4, vmknic.enabled or vmknic.disabled.
+	// vmknic.ipv4, vmknic.enabled, vmknic.disabled, vmnic.link-down or
+	// vmnic.link-up.
 	Kind     string
 	Host     string
 	Netstack string
@@ -18,6 +19,8 @@ type Change struct {
 	Gateway  netip.Addr
 	Vmknic   string
 	Addr     netip.Prefix
+	// Vmnic is the physical NIC of a vmnic.* change.
+	Vmnic string
 }
 
 // Subscribe calls fn after every change (synchronously, outside the

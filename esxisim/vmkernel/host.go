@@ -99,6 +99,8 @@ type Host struct {
 	netstacks map[string]*Netstack
 	nsOrder   []string
 	nextPort  int
+	// base is the host as New left it, for Reset; never changed after.
+	base *baseline
 
 	// extMu guards ext, the per-host services of other packages (see
 	// Extension); a lock of its own, as create may read the host.
@@ -189,6 +191,7 @@ func New(nw *fabric.Network, cfg Config) (*Host, error) {
 			return nil, fmt.Errorf("vmkernel: %s: route %s via %s: %w", cfg.Hostname, r.Dst, r.Gateway, err)
 		}
 	}
+	h.base = h.snapshot()
 	return h, nil
 }
 

@@ -73,7 +73,11 @@ func (h *Host) nextVmkLocked() string {
 
 // AddVmknic creates a vmknic on a port group and attaches it to the port
 // group's segment. It returns the new vmknic's name.
-func (h *Host) AddVmknic(c VmknicConfig) (string, error) {
+func (h *Host) AddVmknic(c VmknicConfig) (string, error) { return h.addVmknic(c, 0, 0) }
+
+// addVmknic is AddVmknic; a reset passes the fabric creation order (seq)
+// and port ID a vmknic had, to put it back in its place (0: the next).
+func (h *Host) addVmknic(c VmknicConfig, seq uint64, portID int) (string, error) {
 	if c.Netstack == "" {
 		c.Netstack = DefaultNetstack
 	}
@@ -106,6 +110,7 @@ func (h *Host) AddVmknic(c VmknicConfig) (string, error) {
 		return "", ErrVmknicExists
 	}
 	seg, _ := h.segmentOfLocked(c.Portgroup)
+	carrier := h.carrierLocked(c.Portgroup)
 	if c.MAC == nil {
 		c.MAC = MAC(h.hostname, c.Name, 0)
 	}
@@ -116,6 +121,7 @@ func (h *Host) AddVmknic(c VmknicConfig) (string, error) {
 
 	iface, err := h.node.AddInterface(fabric.InterfaceConfig{
 		Name: c.Name, Addr: c.IP, MAC: c.MAC, MTU: c.MTU, Segment: seg, Down: c.Disabled,
+		NoCarrier: !carrier, Seq: seq,
 	})
 	if err != nil {
 		return "", ErrVmknicExists
@@ -127,11 +133,17 @@ func (h *Host) AddVmknic(c VmknicConfig) (string, error) {
 	h.mu.Lock()
 	v := &Vmknic{
 		Name: c.Name, Portgroup: c.Portgroup, Netstack: c.Netstack, Type: typ,
-		Gateway: c.Gateway, TSOMSS: 65535, PortID: h.nextPort, Tags: c.Tags, Iface: iface,
+		Gateway: c.Gateway, TSOMSS: 65535, PortID: portID, Tags: c.Tags, Iface: iface,
 	}
-	h.nextPort++
+	if portID == 0 {
+		v.PortID = h.nextPort
+		h.nextPort++
+	}
 	h.vmknics = append(h.vmknics, v)
+	// A link change since carrierLocked above did not see this vmknic.
+	carrier = h.carrierLocked(c.Portgroup)
 	h.mu.Unlock()
+	iface.SetCarrier(carrier)
 	h.node.Reevaluate()
 	h.notify(Change{Kind: "vmknic.add", Netstack: c.Netstack, Vmknic: c.Name, Addr: c.IP})
 	return c.Name, nil
