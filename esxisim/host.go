@@ -58,6 +58,9 @@ type Config struct {
 	// (passwordauthentication no): it offers publickey and
 	// keyboard-interactive only, and so does Host by default.
 	PasswordAuth bool
+	// AuthMethods replaces ESXi's publickey + keyboard-interactive (0
+	// keeps them); PasswordAuth still adds password.
+	AuthMethods sshd.Methods
 	// MaxAuthTries is the number of failed attempts before the server
 	// disconnects (default 6, OpenSSH's).
 	MaxAuthTries int

@@ -39,6 +39,9 @@ func pubKeyAlgorithms() []string {
 // sshdPolicy is ESXi's sshd_config (host.go) and PAM, as sshd.Config.
 func (h *Host) sshdPolicy() sshd.Config {
 	methods := sshd.PublicKey | sshd.KeyboardInteractive
+	if h.cfg.AuthMethods != 0 {
+		methods = h.cfg.AuthMethods
+	}
 	if h.cfg.PasswordAuth {
 		methods |= sshd.Password
 	}
