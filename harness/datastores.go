@@ -45,6 +45,10 @@ func (l *Lab) mountDatastores(h *esxisim.Host, th topology.Host, o Options) {
 			l.MountErrors = append(l.MountErrors, fmt.Errorf("%s: datastore %s (%s:%s): %w", th.Name, d.Name, d.Host, d.Share, err))
 			continue
 		}
+		if l.initialMounts[th.Name] == nil {
+			l.initialMounts[th.Name] = map[string]bool{}
+		}
+		l.initialMounts[th.Name][d.Name] = true
 		if first == nil && !d.ReadOnly {
 			first = ds
 		}

@@ -127,6 +127,9 @@ func (l *EventLog) Subscribe(fn func(Event)) (cancel func()) {
 
 func sshEvent(e esxisim.Event) Event {
 	ev := Event{Time: e.Time, Kind: e.Kind, Node: e.Host, User: e.User, Source: e.Source, Command: e.Command, Error: e.Error, Detail: e.Method}
+	if e.Detail != "" { // ssh.fault: which fault hit
+		ev.Detail = e.Detail
+	}
 	if e.Kind == "ssh.command" {
 		exit := e.Exit
 		ev.Exit = &exit

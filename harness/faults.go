@@ -129,12 +129,12 @@ func (l *Lab) AddFault(spec FaultSpec) (Fault, error) {
 	}
 	l.fmu.Lock()
 	defer l.fmu.Unlock()
-	a, err := l.applyFault(&spec)
+	id := strconv.Itoa(l.faults.next + 1)
+	a, err := l.applyFault(id, &spec)
 	if err != nil {
 		return Fault{}, err
 	}
 	l.faults.next++
-	id := strconv.Itoa(l.faults.next)
 	now := l.Clock.Now()
 	af := &activeFault{f: Fault{ID: id, Spec: spec, Added: now}, revert: a.revert, hits: a.hits}
 	if spec.For > 0 {

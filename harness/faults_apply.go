@@ -10,7 +10,7 @@ import (
 
 // applyFault validates a spec, resolves its references to topology names
 // (so the listed fault says exactly what it hit) and applies it.
-func (l *Lab) applyFault(spec *FaultSpec) (applied, error) {
+func (l *Lab) applyFault(id string, spec *FaultSpec) (applied, error) {
 	switch spec.Kind {
 	case FaultStargateDown, FaultStargateHang:
 		c, err := l.resolveCVM(spec.Node)
@@ -28,7 +28,7 @@ func (l *Lab) applyFault(spec *FaultSpec) (applied, error) {
 	case FaultLinkDown, FaultLatency, FaultLoss, FaultPartition:
 		return l.applyNetworkFault(spec)
 	case FaultSSHRefuse, FaultSSHSlow, FaultSSHDrop, FaultSSHHang:
-		return l.applySSHFault(spec)
+		return l.applySSHFault(id, spec)
 	case "":
 		return applied{}, errors.New("fault: kind is missing (want one of " + strings.Join(FaultKinds, ", ") + ")")
 	}

@@ -101,6 +101,9 @@ type Lab struct {
 	APIURL string
 
 	workloads map[string]*vmio.Workload
+	// initialMounts are the datastores (host -> name) that mounted at
+	// start: what Reset restores.
+	initialMounts map[string]map[string]bool
 	// Genesis is the reference autopath when Options.Genesis asked for it.
 	Genesis     *genesis.Genesis
 	stopGenesis func()
@@ -108,6 +111,9 @@ type Lab struct {
 	// fmu guards the standing faults.
 	fmu    sync.Mutex
 	faults faultSet
+	// smu guards the timers of the topology's scheduled faults.
+	smu       sync.Mutex
+	scheduled []clock.Timer
 	// rmu serialises Reset; nreset counts them.
 	rmu    sync.Mutex
 	nreset int
@@ -158,7 +164,8 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 	if o.Keyring == nil {
 		o.Keyring = sshd.NewKeyring()
 	}
-	l := &Lab{Topology: topo, Net: fabric.New(fabric.WithClock(o.Clock)), Clock: o.Clock, Nodes: map[string]*fabric.Node{}, workloads: map[string]*vmio.Workload{}, Events: NewEventLog(o.EventsTo)}
+	o = withTopologyTimers(topo, o)
+	l := &Lab{Topology: topo, Net: fabric.New(fabric.WithClock(o.Clock)), Clock: o.Clock, Nodes: map[string]*fabric.Node{}, workloads: map[string]*vmio.Workload{}, initialMounts: map[string]map[string]bool{}, Events: NewEventLog(o.EventsTo)}
 	o = l.hookEvents(o)
 	defer func() {
 		if err != nil {
@@ -220,6 +227,7 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 			Addr:         net.JoinHostPort(o.ListenHost, strconv.Itoa(port)),
 			Users:        users,
 			PasswordAuth: th.SSH.PasswordAuth,
+			AuthMethods:  sshMethods(th.SSH.Methods()),
 			Datastore:    datastoreConfig(th.NFS),
 			HostKeySeed:  o.HostKeySeed + "/" + th.Name,
 			RSAKeySeed:   o.HostKeySeed,
@@ -242,6 +250,7 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 			return nil, err
 		}
 	}
+	l.scheduleFaults()
 	l.Started = time.Since(t0)
 	return l, nil
 }
@@ -292,6 +301,7 @@ func (l *Lab) Close() error {
 		l.closed = true
 		l.mu.Unlock()
 		var errs []error
+		l.cancelScheduled()
 		if l.stopGenesis != nil {
 			l.stopGenesis()
 		}

@@ -188,6 +188,7 @@ func (l *Lab) startCVMs(o Options) error {
 			RSAKeySeed:  o.HostKeySeed,
 			Keyring:     o.Keyring,
 			Cluster:     cluster,
+			Users:       cvmUsers(tc),
 		}
 		var eth0 netip.Prefix
 		for _, i := range tc.Interfaces {
@@ -214,6 +215,9 @@ func (l *Lab) startCVMs(o Options) error {
 		}
 		// Appended before any starts, so that Close finds every CVM made.
 		l.CVMs = append(l.CVMs, c)
+		if err := installCVMKeys(c, tc); err != nil {
+			return err
+		}
 		l.Nodes[tc.Name] = c.Node()
 	}
 	for _, c := range l.CVMs {
