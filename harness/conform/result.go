@@ -11,8 +11,8 @@ import "time"
 type Report struct {
 	// Implementation is the command graded ("builtin:genesis" for the
 	// reference).
-	Implementation string `json:"implementation"`
-	Lab            string `json:"lab"`
+	Implementation string    `json:"implementation"`
+	Lab            string    `json:"lab"`
 	Started        time.Time `json:"started"`
 	// DurationMS is the whole run's wall time.
 	DurationMS float64 `json:"duration_ms"`
@@ -44,7 +44,9 @@ type ScenarioResult struct {
 	// change that answers it; -1 when the scenario has no such moment or
 	// it never came.
 	DetectionMS float64 `json:"detection_ms"`
-	// OutageMS is the longest VM IO outage on an affected host.
+	// OutageMS is the longest VM IO outage on an affected host; -1 when
+	// there was nothing to measure (no workload, or the scenario did not
+	// run).
 	OutageMS float64 `json:"outage_ms"`
 	// Checks are the graded criteria, in order; a scenario passes when
 	// none failed.
@@ -57,6 +59,9 @@ type ScenarioResult struct {
 	Timeline    Timeline            `json:"timeline"`
 	// Error is set when the scenario could not be run at all.
 	Error string `json:"error,omitempty"`
+	// Skipped marks a scenario the lab cannot run (a topology with too
+	// few CVMs); it counts as passed and Error says why.
+	Skipped bool `json:"skipped,omitempty"`
 }
 
 // Check is one graded criterion of a scenario.
