@@ -17,6 +17,17 @@ go test -run='^$' -bench=LabStartScale -benchtime=3x -count="$count" ./harness |
 # Seed 001's failover with Genesis stepped: the emulator's reaction time.
 go test -run='^$' -bench=FailoverOutage -benchtime=3x -count="$count" ./harness | tee -a "$out"
 ./nfs/bench/ganesha.sh | tee -a "$out"
+# The control API's reset (goal <= 10 ms) and the event log's throughput.
+go test -run='^$' -bench='^Benchmark(Reset|EventThroughput)$' -count="$count" ./harness | tee -a "$out"
+# lab conform: the whole scenario set with the reference Genesis at time
+# scale 0.05 (wall time; the kit's settle and observe windows dominate).
+go build -o "${TMPDIR:-/tmp}/lab" ./cmd/lab
+conform="${TMPDIR:-/tmp}/lab conform --autopath builtin:genesis --time-scale 0.05"
+if command -v hyperfine >/dev/null 2>&1; then
+  hyperfine --runs 3 "$conform" | tee -a "$out"
+else
+  (time $conform) 2>&1 | tee -a "$out"
+fi
 # Wall time of seed 001's scenario set (a-g), the test binary built first.
 go test -c -o "${TMPDIR:-/tmp}/e2e.test" ./e2e
 if command -v hyperfine >/dev/null 2>&1; then

@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -66,6 +67,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *topoFile != "" {
 		t, err := topology.Load(*topoFile)
 		if err != nil {
+			// FILE:LINE:COL: lines, as a compiler prints them; nothing
+			// has started.
+			var es topology.Errors
+			if errors.As(err, &es) {
+				fmt.Fprintf(stderr, "lab: %s: %d problem(s), nothing started:\n%v\n", *topoFile, len(es), err)
+				return 1
+			}
 			fmt.Fprintf(stderr, "lab: %v\n", err)
 			return 1
 		}
