@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,6 +26,10 @@ type Conn struct {
 	inbound       bool
 	peer          *Node // for inbound conns: the originator
 	origin        *Conn // for inbound conns: the dialer's end, to forget it on reset
+	// wire is the flow as captures see it (wire.go), shared by both
+	// ends; the dialer's end holds it in flow.
+	wire *tcpWire
+	flow tcpWire
 
 	// Originator side only.
 	path       path
@@ -32,6 +37,10 @@ type Conn struct {
 	dialIface  *Interface
 	onClose    func()
 	closeOnce  sync.Once
+	// pending is a flow to a remote target whose handshake is under way
+	// (remote.go): it holds its port, but re-evaluations and listings
+	// leave it out until the dial settles it.
+	pending atomic.Bool
 }
 
 func (c *Conn) Read(b []byte) (int, error) { return c.carrier.Read(b) }
@@ -44,15 +53,44 @@ func (c *Conn) Write(b []byte) (int, error) {
 	if c.inbound && c.origin != nil {
 		p = &c.origin.path
 	}
+	// The segments are seen before the bytes can reach the peer, so that
+	// its answer never shows up in a capture ahead of them.
+	c.wire.write(c.end(), b)
+	var n int
+	var err error
 	if d := p.transit(); d > 0 {
 		if dw, ok := c.carrier.(delayedWriter); ok {
-			return dw.writeDelayed(b, d)
+			n, err = dw.writeDelayed(b, d)
+		} else {
+			// A carrier that cannot hold bytes back: the writer waits
+			// instead, which delays delivery the same.
+			c.node.net.clock.Sleep(d)
+			n, err = c.carrier.Write(b)
 		}
-		// A carrier that cannot hold bytes back: the writer waits
-		// instead, which delays delivery the same.
-		c.node.net.clock.Sleep(d)
+	} else {
+		n, err = c.carrier.Write(b)
 	}
-	return c.carrier.Write(b)
+	if err == ErrConnReset {
+		// The peer had closed: it answered RST.
+		c.wire.abort(1 - c.end())
+	}
+	return n, err
+}
+
+// end is the flow's end this Conn is: 0 dialled, 1 accepted.
+func (c *Conn) end() int {
+	if c.inbound {
+		return 1
+	}
+	return 0
+}
+
+// pause stalls the flow (a blackhole) or resumes it.
+func (c *Conn) pause(on bool) {
+	if c.wire != nil {
+		c.wire.stalled.Store(on)
+	}
+	c.carrier.Pause(on)
 }
 
 // delayedWriter is a Carrier that can deliver a write later than it is
@@ -63,6 +101,7 @@ type delayedWriter interface {
 
 // Close sends FIN: the peer reads what was sent, then EOF.
 func (c *Conn) Close() error {
+	c.wire.closeByApp(c.end())
 	c.release()
 	return c.carrier.Close()
 }
@@ -70,6 +109,7 @@ func (c *Conn) Close() error {
 // Reset aborts the flow with RST: both ends fail with ErrConnReset. Unlike
 // Close it discards bytes still in flight.
 func (c *Conn) Reset() {
+	c.wire.abort(c.end())
 	c.carrier.Reset()
 	c.release()
 }

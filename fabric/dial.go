@@ -38,6 +38,10 @@ type DialOptions struct {
 //     trip, and injected loss by the SYN's retransmissions, on the
 //     network's clock. The server has the connection at once; Dial returns
 //     when the SYN-ACK would be back.
+//
+// A target that lives in another process (Node.SetRemote) is reached over
+// real TCP (remote.go); the path is still this model's decision, and the
+// answer (accepted, refused, nothing) the target process's.
 func (n *Node) Dial(ctx context.Context, dst netip.AddrPort, o DialOptions) (net.Conn, error) {
 	for {
 		c, w, err := n.dial(ctx, dst, o)
@@ -50,16 +54,29 @@ func (n *Node) Dial(ctx context.Context, dst netip.AddrPort, o DialOptions) (net
 			}
 			return c, err
 		}
-		var expired <-chan time.Time
-		stop := func() bool { return false }
+		var expired, retry <-chan time.Time
+		var timers []interface{ Stop() bool }
 		if w.arp {
 			// ARP gives up after its retries unless the network changes
 			// first (a new route, a next hop powered on).
 			t := n.net.clock.NewTimer(arpTimeout)
-			expired, stop = t.Chan(), t.Stop
+			expired, timers = t.Chan(), append(timers, t)
+		}
+		if w.retry > 0 {
+			// A remote target's process did not take the SYN: it is
+			// sent again, as a SYN retransmission would be.
+			t := n.net.clock.NewTimer(w.retry)
+			retry, timers = t.Chan(), append(timers, t)
+		}
+		stop := func() {
+			for _, t := range timers {
+				t.Stop()
+			}
 		}
 		select {
 		case <-w.changed:
+			stop()
+		case <-retry:
 			stop()
 		case <-expired:
 			return nil, ErrHostDown
@@ -74,6 +91,9 @@ func (n *Node) Dial(ctx context.Context, dst netip.AddrPort, o DialOptions) (net
 type wait struct {
 	changed <-chan struct{} // the next network change; nil: no wait
 	arp     bool            // the next hop does not answer ARP
+	// retry, when set, ends the wait too: a remote target's process
+	// could not be reached (remote.go).
+	retry time.Duration
 	// setup is how long a made connection takes to complete: injected
 	// latency and SYN loss.
 	setup time.Duration
@@ -108,8 +128,24 @@ func (n *Node) dial(ctx context.Context, dst netip.AddrPort, o DialOptions) (net
 		nw.reeval.Unlock()
 		return nil, wait{changed: changed, arp: arpFails}, nil
 	}
+	if owner := p.target.Remote(); owner != "" {
+		// The target lives in another process: the flow is registered
+		// now, to hold its port, but left out of re-evaluations until its
+		// handshake over real TCP is done, which happens without the lock.
+		c := &Conn{node: n, remote: dst, path: p, dialRouter: o.Router, dialIface: o.Iface}
+		c.pending.Store(true)
+		if err := n.register(c, p.src, o.LocalPort); err != nil {
+			nw.reeval.Unlock()
+			return nil, wait{}, err
+		}
+		gen := nw.flows.Add(1)
+		changed := nw.changed
+		nw.reeval.Unlock()
+		return n.dialRemote(ctx, c, owner, gen, changed)
+	}
 	l := p.target.listener(dst.Port())
 	if l == nil {
+		n.refused(o.LocalPort, dst, p)
 		nw.reeval.Unlock()
 		return nil, wait{}, ErrConnRefused
 	}
@@ -124,17 +160,30 @@ func (n *Node) dial(ctx context.Context, dst netip.AddrPort, o DialOptions) (net
 	ce, se := nw.transport.Carry(info)
 	c.carrier = ce
 	c.onClose = func() { n.forget(c) }
-	s := &Conn{node: p.target, local: dst, remote: c.local, carrier: se, inbound: true, peer: n, origin: c}
+	c.flow.init(nw, c.local, dst, n, p.target, p.ifaces, nw.flows.Add(1))
+	c.wire = &c.flow
+	s := &Conn{node: p.target, local: dst, remote: c.local, carrier: se, inbound: true, peer: n, origin: c, wire: c.wire}
+	// The handshake is seen before the server can have the flow and
+	// before a route change can reset it: nothing shows up ahead of it.
+	c.wire.open()
 	changed := nw.changed
 	nw.reeval.Unlock()
 
 	if err := l.offer(ctx, s); err != nil {
 		n.forget(c)
-		ce.Reset()
 		if err == ErrConnRefused && !p.target.Powered() {
 			// The target died while the SYN was queued: nothing answers.
+			c.wire.stalled.Store(true)
+			ce.Reset()
 			return nil, wait{changed: changed}, nil
 		}
+		// A closed listener resets its queue; a caller giving up aborts.
+		if err == ErrConnRefused {
+			s.wire.abort(s.end())
+		} else {
+			c.wire.abort(c.end())
+		}
+		ce.Reset()
 		return nil, wait{}, err
 	}
 	return c, wait{setup: 2*p.latencyDelay() + p.resendDelay(synRTO)}, nil

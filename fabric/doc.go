@@ -17,11 +17,30 @@
 // traffic through it without removing a route; injected latency and
 // partial loss delay echo replies and flow writes on the network's clock.
 //
+// Capture (capture.go) shows the model as a wire would: every packet that
+// crosses an interface as an Ethernet frame with real headers — a flow's
+// handshake, segments, ACKs, FIN and RST (wire.go), echo requests and
+// replies, ARP when a neighbour is learned — built with gopacket only
+// while someone captures on the interfaces it crosses.
+//
 // Flows are carried by a Transport. The in-memory transport joins nodes of
 // one process; nothing above this package may assume both ends of a flow
 // live in one process.
 //
-// Locking: Network's flow lock (reeval) is taken first, by Dial, Reevaluate
-// and SetPowered; it is held while Routers are consulted. Every other lock
-// of the package is a leaf: none is held while another is taken.
+// Nodes in separate processes (remote.go): every process holds the whole
+// model and runs some nodes; the others are remote (Node.SetRemote).
+// Routing and ARP decide on the sender's model; a flow whose path ends at
+// a remote node goes over real TCP to its owner's ServeFabric, a PROXY v2
+// header carrying the modelled source and destination, and is framed
+// there (bridge.go) so that data, FIN and RST cross faithfully while the
+// real connection dying is a blackhole. The receiving process decides
+// for its node (powered, its interface, its faults); WatchPeers powers a
+// remote node off in this model while its process does not answer.
+//
+// Locking: Network's flow lock (reeval) is taken first, by Dial, Reevaluate,
+// SetPowered and a remote flow's acceptance; it is held while Routers are
+// consulted, and never while waiting on a real connection. A flow's wire
+// lock comes next, then the network's capture delivery lock, under which
+// only capture callbacks run. Every other lock of the package is a leaf:
+// none is held while another is taken.
 package fabric

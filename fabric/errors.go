@@ -17,3 +17,7 @@ var (
 	ErrPoweredOff      = errors.New("node is powered off")
 	ErrClosed          = errors.New("use of closed network connection")
 )
+
+// errDetached is what a bridge's end of an in-memory link reads once the
+// real connection under it died (bridge.go); no Conn ever returns it.
+var errDetached = errors.New("fabric: bridge detached")

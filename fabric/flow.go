@@ -66,6 +66,9 @@ func (nw *Network) reevaluateLocked() {
 	for _, x := range nw.Nodes() {
 		x.reevaluateLocked()
 	}
+	// Flows from other processes stall and resume with their target
+	// here (remote.go).
+	nw.reevaluateInboundLocked()
 	close(nw.changed)
 	nw.changed = make(chan struct{})
 }
@@ -76,16 +79,28 @@ func (n *Node) reevaluateLocked() {
 		return
 	}
 	for _, c := range n.flowList() {
-		p, err := n.pathTo(c.dialRouter, c.dialIface, c.remote.Addr(), false)
-		switch {
-		case err != nil, p.target == nil, p.blocked:
-			c.carrier.Pause(true)
-		case p.sameAs(c.path):
-			c.carrier.Pause(false)
-		default:
-			c.carrier.Reset()
-			n.forget(c)
-		}
+		n.reevaluateFlowLocked(c)
+	}
+}
+
+// reevaluateFlowLocked re-runs one originated flow's route lookup; it needs
+// the flow lock.
+func (n *Node) reevaluateFlowLocked(c *Conn) {
+	if c.pending.Load() {
+		return // its dial settles it (remote.go)
+	}
+	p, err := n.pathTo(c.dialRouter, c.dialIface, c.remote.Addr(), false)
+	switch {
+	case err != nil, p.target == nil, p.blocked:
+		c.pause(true)
+	case p.sameAs(c.path):
+		c.pause(false)
+	default:
+		// hopsOf never returns nil: the RST comes from the new path
+		// (rstSilent for a bridge).
+		c.wire.refuse(0, hopsOf(p.ifaces), p.target)
+		c.carrier.Reset()
+		n.forget(c)
 	}
 }
 
@@ -155,12 +170,25 @@ func (n *Node) setPowered(on bool) bool {
 		n.neighbors.flush()
 		// The node's own flows die with it; peers see nothing.
 		for _, c := range n.flowList() {
-			c.carrier.Pause(true)
+			if !c.pending.Load() {
+				c.pause(true)
+			}
 		}
 	} else {
+		nw.resetInboundLocked(n)
 		for _, x := range nw.Nodes() {
 			for _, c := range x.flowList() {
+				if c.pending.Load() {
+					continue
+				}
 				if x == n || c.path.target == n {
+					// The rebooted end answers the other's next
+					// segment with RST.
+					if c.path.target == n {
+						c.wire.refuse(0, nil, n)
+					} else {
+						c.wire.refuse(1, nil, n)
+					}
 					c.carrier.Reset()
 					x.forget(c)
 				}
@@ -238,7 +266,9 @@ func (n *Node) flowList() []*Conn {
 func (n *Node) Flows() []FlowInfo {
 	var out []FlowInfo
 	for _, c := range n.flowList() {
-		out = append(out, c.Info())
+		if !c.pending.Load() {
+			out = append(out, c.Info())
+		}
 	}
 	slices.SortFunc(out, func(a, b FlowInfo) int {
 		if c := a.Local.Compare(b.Local); c != 0 {

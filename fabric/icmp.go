@@ -3,6 +3,8 @@ package fabric
 import (
 	"net/netip"
 	"time"
+
+	"github.com/gopacket/gopacket/layers"
 )
 
 // EchoRequest is one ICMP echo request.
@@ -16,6 +18,9 @@ type EchoRequest struct {
 	Router Router
 	// Iface bypasses the route lookup (vmkping -I).
 	Iface *Interface
+	// ID and Seq are the ICMP identifier and sequence number the request
+	// carries, as a capture shows them (ping's process id and its count).
+	ID, Seq uint16
 }
 
 // EchoReply is what came back.
@@ -39,6 +44,12 @@ const ipICMPHeaders = 28
 // hop that does not answer ARP now is Host is down at once, which is what
 // vmkping shows for a dead neighbour.
 //
+// An echo to a remote node (Node.SetRemote) is answered from this model
+// too, with what WatchPeers knows of it (a node whose process does not
+// answer, or that is off there, is powered off here: no reply): no real
+// round trip is made, so a fault injected in its own process (a carrier
+// down there) does not show here, and its captures do not see the echo.
+//
 // The RTT is modelled from the path (hop latencies both ways, injected
 // interface latency included, a small per-byte cost and the responder's
 // turnaround), so outputs are deterministic; Echo does not wait for it.
@@ -59,23 +70,28 @@ func (n *Node) Echo(req EchoRequest) (*EchoReply, error) {
 	}
 	if p.blocked {
 		// A fault on the way: the request leaves, nothing comes back.
+		n.captureEcho(req, p, false)
 		return nil, nil
 	}
 	if p.hop == nil {
 		return nil, ErrHostDown
 	}
 	if p.target == nil {
+		n.captureEcho(req, p, false)
 		return nil, nil
 	}
 	if req.DF && req.Size+ipICMPHeaders > p.ingress.MTU() {
 		// Dropped on the way: a jumbo frame into a 1500-byte port.
+		n.captureEcho(req, p, false)
 		return nil, nil
 	}
 	if p.lost() {
 		// Injected loss: one draw per interface crossed, for the request
 		// and its reply together.
+		n.captureEcho(req, p, false)
 		return nil, nil
 	}
+	n.captureEcho(req, p, true)
 	rtt := 2*p.latency + 40*time.Microsecond + time.Duration(req.Size)*time.Nanosecond
 	return &EchoReply{
 		From:  req.Dst,
@@ -83,4 +99,27 @@ func (n *Node) Echo(req EchoRequest) (*EchoReply, error) {
 		TTL:   p.target.cfg.TTL - (p.hops - 1),
 		RTT:   rtt,
 	}, nil
+}
+
+// captureEcho shows the request on the links it crossed and, when the
+// target answered, the reply coming back along them.
+func (n *Node) captureEcho(req EchoRequest, p path, answered bool) {
+	hs := hopsOf(p.ifaces)
+	if !n.net.capturing() || !watchedHops(hs) || !p.src.Is4() || !req.Dst.Is4() {
+		return
+	}
+	// ping's payload: a recognisable pattern, the same on every run.
+	payload := make([]byte, req.Size)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	q := ipv4{src: p.src, dst: req.Dst, ttl: n.cfg.TTL, id: n.ipID(), df: req.DF, proto: layers.IPProtocolICMPv4,
+		l4: &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: req.ID, Seq: req.Seq}, payload: payload}
+	ds := q.deliveries(hs, nil)
+	if answered {
+		r := ipv4{src: req.Dst, dst: p.src, ttl: p.target.cfg.TTL, id: p.target.ipID(), df: req.DF, proto: layers.IPProtocolICMPv4,
+			l4: &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoReply, 0), Id: req.ID, Seq: req.Seq}, payload: payload}
+		ds = r.deliveries(back(hs), ds)
+	}
+	n.net.deliver(ds)
 }

@@ -80,7 +80,8 @@ type Interface struct {
 	mtu  int
 	seg  *Segment
 
-	flt ifaceFaults // see fault.go
+	flt  ifaceFaults // see fault.go
+	caps captures    // see capture.go
 }
 
 // Name returns the interface name (vmk0, eth1:1).

@@ -91,6 +91,7 @@ func (l *Listener) drain() {
 		select {
 		case c := <-l.ch:
 			if l.reset {
+				c.wire.abort(c.end())
 				c.carrier.Reset()
 				if c.origin != nil {
 					c.origin.release()

@@ -29,7 +29,15 @@ type link struct {
 	buf    [2]bytes.Buffer // buf[i] holds bytes written by side i, unread
 	closed [2]bool         // side i closed (FIN sent; it reads and writes no more)
 	reset  bool
-	paused bool
+	// resetBy is the side whose end caused the reset: the one that called
+	// Reset, or the closed end that a write reached (it answers RST). A
+	// bridge (bridge.go) tells the other process which end that was.
+	resetBy int
+	paused  bool
+	// detached[i] is set when side i's user is gone: a bridge whose real
+	// connection died. Its reads and writes fail with errDetached; the
+	// other side sees nothing, as a blackhole shows nothing.
+	detached [2]bool
 	// One deadline and one timer per side and kind: a single timer for the
 	// earlier of the two would leave the later deadline without a wake-up.
 	dl     [2][2]time.Time
@@ -136,6 +144,8 @@ func (e *memEnd) Read(b []byte) (int, error) {
 	me, o := e.side, e.other()
 	for {
 		switch {
+		case l.detached[me]:
+			return 0, errDetached
 		case l.closed[me]:
 			return 0, ErrClosed
 		case l.reset:
@@ -180,6 +190,8 @@ func (e *memEnd) writeDelayed(b []byte, d time.Duration) (int, error) {
 	written := 0
 	for {
 		switch {
+		case l.detached[me]:
+			return written, errDetached
 		case l.closed[me]:
 			return written, ErrClosed
 		case l.reset:
@@ -188,7 +200,7 @@ func (e *memEnd) writeDelayed(b []byte, d time.Duration) (int, error) {
 			return written, os.ErrDeadlineExceeded
 		case l.closed[o] && !l.paused:
 			// Writing to a peer that has gone: it answers RST.
-			l.resetLocked()
+			l.resetLocked(o)
 			return written, ErrConnReset
 		}
 		if written == len(b) {
@@ -229,17 +241,73 @@ func (e *memEnd) Reset() {
 	l := e.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.resetLocked()
+	if !l.reset {
+		l.resetLocked(e.side)
+	}
 }
 
-func (l *link) resetLocked() {
+func (l *link) resetLocked(by int) {
 	l.reset = true
+	l.resetBy = by
 	l.buf = [2]bytes.Buffer{}
 	l.landLocked(0)
 	l.landLocked(1)
 	l.stopAllLocked(0)
 	l.stopAllLocked(1)
 	l.cond.Broadcast()
+}
+
+// detach marks this end's user gone (see link.detached) and wakes it.
+func (e *memEnd) detach() {
+	l := e.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.detached[e.side] = true
+	l.cond.Broadcast()
+}
+
+// peerDone waits until the other end is done with the flow: reset, or
+// closed (FIN) while the flow is not paused — a FIN does not cross a
+// blackhole, unless ignorePause. It reports whether the flow was reset,
+// and by which side.
+func (e *memEnd) peerDone(ignorePause bool) (reset bool, by int) {
+	l := e.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		switch {
+		case l.reset:
+			return true, l.resetBy
+		case l.closed[e.other()] && (ignorePause || !l.paused):
+			return false, 0
+		}
+		l.cond.Wait()
+	}
+}
+
+// over waits until this end has nothing more to do: the flow reset, this
+// end closed or detached. It reports whether the flow was reset.
+func (e *memEnd) over() (reset bool) {
+	l := e.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		switch {
+		case l.reset:
+			return true
+		case l.closed[e.side], l.detached[e.side]:
+			return false
+		}
+		l.cond.Wait()
+	}
+}
+
+// resetSide reports which side caused the reset (see link.resetBy).
+func (e *memEnd) resetSide() int {
+	l := e.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.resetBy
 }
 
 func (e *memEnd) Pause(p bool) {

@@ -34,12 +34,21 @@ type Network struct {
 	// latency is the one-way delay of a hop on a segment.
 	latency map[string]time.Duration
 
-	faults faultState // see fault.go
+	faults  faultState      // see fault.go
+	capture captureRegistry // see capture.go
+	// flows numbers the flows opened, for their initial sequence numbers.
+	flows atomic.Uint32
 
 	// batches counts the running Batch calls; deferred records a
 	// re-evaluation they held back.
 	batches  atomic.Int32
 	deferred atomic.Bool
+
+	// inbound are the flows that other processes opened to this one's
+	// nodes (remote.go), re-evaluated with the rest. Changed under
+	// reeval and inMu, read under either.
+	inMu    sync.Mutex
+	inbound map[*Conn]struct{}
 }
 
 // Option configures a Network.
@@ -150,6 +159,7 @@ func (n *Network) AddNode(cfg NodeConfig) (*Node, error) {
 		neighbors: newNeighborTable(n.clock, cfg.NeighborTimeout),
 		ports:     ephemeralFirst,
 	}
+	node.ipid.Store(nameHash(cfg.Name))
 	n.nodes[cfg.Name] = node
 	return node, nil
 }

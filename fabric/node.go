@@ -38,6 +38,14 @@ type Node struct {
 
 	powerHooks map[int]func(bool)
 	nhook      int
+
+	caps captures // see capture.go
+	// remote is the fabric address of the process that runs the node, or
+	// nil when this process does (remote.go).
+	remote atomic.Pointer[string]
+	// ipid numbers the IPv4 packets the node sends, as a capture shows
+	// them; seeded from the name so that nodes do not count in step.
+	ipid atomic.Uint32
 }
 
 // Name returns the node name.

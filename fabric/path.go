@@ -26,8 +26,10 @@ type path struct {
 	// or 100%-loss interface on the way, or a partition. Nothing answers
 	// and nobody is told; target may still be set.
 	blocked bool
-	// ifaces are the interfaces the packet crosses, for the faults'
-	// latency and loss; collected only for packets really sent (learn).
+	// ifaces are the interfaces the packet crosses in pairs (sender,
+	// receiver), for the faults' latency and loss and for captures;
+	// collected for packets really sent (learn) and while something
+	// captures.
 	ifaces []*Interface
 }
 
@@ -65,6 +67,10 @@ func (n *Node) pathTo(r Router, iface *Interface, dst netip.Addr, learn bool) (p
 	}
 	p.src = p.egress.Addr().Addr()
 	nw := n.net
+	// A capture sees the packet's hops (ARP when a next hop is learned,
+	// the links of a re-evaluated path that a reset's RST comes back
+	// along); see capture.go.
+	capture := nw.capturing()
 	out, nh := p.egress, p.nextHop
 	for p.hops = 1; p.hops <= maxHops; p.hops++ {
 		// A link without carrier sends nothing, ARP included: the
@@ -75,6 +81,9 @@ func (n *Node) pathTo(r Router, iface *Interface, dst netip.Addr, learn bool) (p
 		}
 		hop := nw.resolve(out, nh)
 		if hop == nil {
+			if learn && capture && !out.node.neighbors.has(out, nh) {
+				nw.deliver(arpFrames(out, nh, nil)) // who-has, unanswered
+			}
 			return p, nil
 		}
 		if p.hops == 1 {
@@ -85,12 +94,17 @@ func (n *Node) pathTo(r Router, iface *Interface, dst netip.Addr, learn bool) (p
 			return p, nil
 		}
 		if learn {
+			if capture && !out.node.neighbors.has(out, nh) {
+				nw.deliver(arpFrames(out, nh, hop))
+			}
 			// ARP both ways: the asker learns the answer, the answerer
 			// the asker.
 			out.node.neighbors.learn(out, nh, hop.MAC())
 			if a := out.Addr(); a.IsValid() {
 				hop.node.neighbors.learn(hop, a.Addr(), out.MAC())
 			}
+		}
+		if learn || capture {
 			p.ifaces = append(p.ifaces, out, hop)
 		}
 		p.latency += nw.hopLatency(out.Segment()) + out.Latency() + hop.Latency()

@@ -7,8 +7,10 @@ import (
 	"github.com/autopathlab/autopathlab/clock"
 )
 
-// Transport carries the bytes of modelled flows. The in-memory transport
-// joins nodes of one process; a transport over real TCP joins processes.
+// Transport carries the bytes of modelled flows between nodes of this
+// process. A flow to a remote node (Node.SetRemote) does not use it: it is
+// carried over real TCP by a bridge (remote.go, bridge.go), whose Conn end
+// is an in-memory link too, on the MemTransport's clock.
 type Transport interface {
 	// Carry returns the client and server ends of a new flow. It is called
 	// with the network's flow lock held, so it must not block.
