@@ -144,7 +144,9 @@ func (c *CVM) cmdPing(ctx context.Context, inv *shell.Invocation) int {
 		fmt.Fprintf(inv.Stderr, "ping: %s: Name or service not known\n", a.dst)
 		return 2
 	}
-	req := fabric.EchoRequest{Dst: dst, Size: a.size}
+	// Linux ping's identifier is its PID; a counter keeps captures
+	// reproducible.
+	req := fabric.EchoRequest{Dst: dst, Size: a.size, ID: uint16(0x2000 + c.pings.Add(1))}
 	var src netip.Addr
 	from := ""
 	if a.iface != "" {
@@ -199,6 +201,7 @@ func (c *CVM) cmdPing(ctx context.Context, inv *shell.Invocation) int {
 		}
 		sent++
 		lastSend = c.clock.Now()
+		req.Seq = uint16(seq)
 		rep, err := c.node.Echo(req)
 		switch {
 		case err != nil:

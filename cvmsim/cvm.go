@@ -25,6 +25,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -168,6 +169,8 @@ type CVM struct {
 	fs     *shell.FS
 	reg    *shell.Registry
 	hooks  hooks
+	// pings numbers ping runs: their ICMP identifiers.
+	pings atomic.Uint32
 
 	// initRoutes are the static routes of the configuration, which Reset
 	// restores.

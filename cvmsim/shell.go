@@ -86,6 +86,7 @@ func (c *CVM) registerCommands() {
 	r.Register("/usr/sbin/route", c.cmdRoute)
 	r.Register("/usr/bin/netstat", c.cmdNetstat)
 	r.Register("/usr/bin/ping", c.cmdPing)
+	r.Register("/usr/sbin/tcpdump", c.cmdTcpdump())
 }
 
 // Prompt is bash's prompt on a CVM: nutanix@NTNX-CVM-D:192.168.88.34:~$

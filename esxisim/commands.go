@@ -15,6 +15,7 @@ func (h *Host) registerCommands() {
 	esxcli.Register(r, h.vm)
 	esxcfg.Register(r, h.vm)
 	vmkping.Register(r, h.vm)
+	r.Register("/bin/tcpdump-uw", tcpdumpUW(h.vm))
 	r.Register("/bin/vmware", h.cmdVmware)
 	r.Register("/bin/hostname", h.cmdHostname)
 }

@@ -125,9 +125,31 @@ type repl struct {
 	lineInterrupted atomic.Bool // the line being read was abandoned
 }
 
+// interruptKey carries a line's *caught into its commands' context.
+type interruptKey struct{}
+
+// caught records that the running command handled Ctrl-C itself.
+type caught struct {
+	handled atomic.Bool
+	status  atomic.Int32
+}
+
+// CaughtInterrupt tells the interactive shell that the command running
+// under ctx caught Ctrl-C itself, as tcpdump does (it prints its counters
+// and exits normally): the shell then adds no newline of its own and the
+// line's status is status, not 130. Outside an interactive line it does
+// nothing.
+func CaughtInterrupt(ctx context.Context, status int) {
+	if c, ok := ctx.Value(interruptKey{}).(*caught); ok {
+		c.status.Store(int32(status))
+		c.handled.Store(true)
+	}
+}
+
 // run runs one parsed line with a context Ctrl-C can cancel.
 func (ia *repl) run(ctx context.Context, f *syntax.File, name string) (int, bool) {
-	runCtx, cancel := context.WithCancel(ctx)
+	c := &caught{}
+	runCtx, cancel := context.WithCancel(context.WithValue(ctx, interruptKey{}, c))
 	defer cancel()
 	ia.mu.Lock()
 	ia.cancelRun, ia.interrupted = cancel, false
@@ -141,6 +163,11 @@ func (ia *repl) run(ctx context.Context, f *syntax.File, name string) (int, bool
 	ia.cancelRun = nil
 	interrupted := ia.interrupted
 	ia.mu.Unlock()
+	if interrupted && c.handled.Load() {
+		st := int(c.status.Load())
+		ia.s.setStatus(st)
+		return st, false
+	}
 	if interrupted {
 		_, _ = ia.t.Write([]byte("\n"))
 		// 128 + SIGINT, as ash reports a job killed by Ctrl-C.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"sync/atomic"
 	"time"
 
 	"github.com/autopathlab/autopathlab/clock"
@@ -34,6 +35,9 @@ func Register(r *shell.Registry, h *vmkernel.Host) {
 
 // Command returns the vmkping command of host h.
 func Command(h *vmkernel.Host) shell.Command {
+	// Each run gets its own ICMP identifier, as ping uses its PID: a
+	// capture tells two runs apart. Counted, so captures are reproducible.
+	var runs atomic.Uint32
 	return func(ctx context.Context, inv *shell.Invocation) int {
 		prog := "vmkping"
 		var argv []string
@@ -65,6 +69,7 @@ func Command(h *vmkernel.Host) shell.Command {
 			fmt.Fprintln(inv.Stderr, err)
 			return exitUsage
 		}
+		req.ID = uint16(0x4000 + runs.Add(1))
 		return run(ctx, clk, h.Node(), req, o, inv)
 	}
 }
@@ -113,6 +118,7 @@ probes:
 		}
 		sent := clk.Now()
 		st.transmitted++
+		req.Seq = uint16(seq)
 		reply, err := node.Echo(req)
 		switch {
 		case err != nil:
