@@ -77,11 +77,15 @@ type Lab struct {
 	Topology *topology.Topology
 	Net      *fabric.Network
 	Clock    clock.Clock
-	Hosts    []*esxisim.Host
-	// CVMs are the Controller VMs in topology order. Power them through
-	// the CVM (PowerOff, PowerOn, Reboot), not through their nodes.
+	// Hosts are the ESXi hosts in topology order: every one in a lab of
+	// all nodes (New), the one it runs in a lab of one node (NewNode).
+	Hosts []*esxisim.Host
+	// CVMs are the Controller VMs in topology order (in a lab of one
+	// node, the one it runs, if any). Power them through the CVM
+	// (PowerOff, PowerOn, Reboot), not through their nodes.
 	CVMs []*cvmsim.CVM
-	// Nodes holds the gateways, CVMs (cvm.Node()) and filers by name.
+	// Nodes holds the gateways, CVMs (cvm.Node()) and filers by name
+	// (not the placeholders of another process's nodes: see NewNode).
 	Nodes map[string]*fabric.Node
 	// Store is the cluster-wide store every Stargate serves (nil without
 	// CVMs).
@@ -108,9 +112,27 @@ type Lab struct {
 	Genesis     *genesis.Genesis
 	stopGenesis func()
 
+	// hostTopo is the topology of each of Hosts (same index).
+	hostTopo []topology.Host
+	// place says which nodes this process runs (node.go); the zero
+	// placement, New's, runs them all.
+	place placement
+	// placeholders are the hosts and CVMs other processes run, present
+	// in this process's model with their interfaces (node.go).
+	placeholders map[string]*fabric.Node
+	// closers run first in Close (the fabric listener, the peer watch).
+	closers []func()
+	// fabricAddr is where a lab of one node takes the others' flows.
+	fabricAddr net.Addr
+	// wmu guards workloads, initialMounts and MountErrors, which a node
+	// process fills in the background as its datastores mount.
+	wmu sync.Mutex
+
 	// fmu guards the standing faults.
 	fmu    sync.Mutex
 	faults faultSet
+	// caps are the packet captures the control API started.
+	caps captureSet
 	// smu guards the timers of the topology's scheduled faults.
 	smu       sync.Mutex
 	scheduled []clock.Timer
@@ -150,7 +172,14 @@ func (l *Lab) serve(f func()) {
 
 // New builds the lab and starts its listeners. On error nothing is left
 // running.
-func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
+func New(topo *topology.Topology, o Options) (*Lab, error) {
+	return build(topo, o, placement{})
+}
+
+// build assembles the lab's model from the topology and starts the nodes
+// the placement runs here: every node for New, one for NewNode (the others
+// are placeholders with the same interfaces, see node.go).
+func build(topo *topology.Topology, o Options, p placement) (lab *Lab, err error) {
 	t0 := time.Now()
 	if o.Clock == nil {
 		o.Clock = clock.Real()
@@ -165,7 +194,8 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 		o.Keyring = sshd.NewKeyring()
 	}
 	o = withTopologyTimers(topo, o)
-	l := &Lab{Topology: topo, Net: fabric.New(fabric.WithClock(o.Clock)), Clock: o.Clock, Nodes: map[string]*fabric.Node{}, workloads: map[string]*vmio.Workload{}, initialMounts: map[string]map[string]bool{}, Events: NewEventLog(o.EventsTo)}
+	l := &Lab{Topology: topo, Net: fabric.New(fabric.WithClock(o.Clock)), Clock: o.Clock, Nodes: map[string]*fabric.Node{}, workloads: map[string]*vmio.Workload{}, initialMounts: map[string]map[string]bool{}, Events: NewEventLog(o.EventsTo),
+		place: p, placeholders: map[string]*fabric.Node{}}
 	o = l.hookEvents(o)
 	defer func() {
 		if err != nil {
@@ -206,17 +236,29 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 		}
 		l.Nodes[f.Name] = n
 	}
-	if err := l.startFilers(o); err != nil {
-		return nil, err
+	if p.servesFilers(topo) {
+		if err := l.startFilers(o); err != nil {
+			return nil, err
+		}
 	}
 	for idx, th := range topo.Hosts {
 		vc, err := vmkernelConfig(th)
 		if err != nil {
 			return nil, fmt.Errorf("host %s: %w", th.Name, err)
 		}
+		if !p.runs(th.Name) {
+			if err := l.placeHost(th.Name, vc); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		port := th.SSH.Port
 		if port == 0 && o.SSHPortBase != 0 {
 			port = o.SSHPortBase + idx + 1
+		}
+		addr := net.JoinHostPort(o.ListenHost, strconv.Itoa(port))
+		if p.sshAddr != "" {
+			addr = p.sshAddr
 		}
 		users := map[string]esxisim.User{}
 		for _, u := range th.SSH.Users {
@@ -224,7 +266,7 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 		}
 		h, err := esxisim.New(l.Net, esxisim.Config{
 			VMkernel:     vc,
-			Addr:         net.JoinHostPort(o.ListenHost, strconv.Itoa(port)),
+			Addr:         addr,
 			Users:        users,
 			PasswordAuth: th.SSH.PasswordAuth,
 			AuthMethods:  sshMethods(th.SSH.Methods()),
@@ -238,12 +280,19 @@ func New(topo *topology.Topology, o Options) (lab *Lab, err error) {
 			return nil, fmt.Errorf("host %s: %w", th.Name, err)
 		}
 		l.Hosts = append(l.Hosts, h)
+		l.hostTopo = append(l.hostTopo, th)
 		h.Datastores().Subscribe(func(e datastore.Event) { l.Events.Add(datastoreEvent(e)) })
 		h.VMkernel().Subscribe(func(c vmkernel.Change) { l.Events.Add(changeEvent(c)) })
 		if err := h.Start(); err != nil {
 			return nil, fmt.Errorf("host %s: ssh: %w", th.Name, err)
 		}
-		l.mountDatastores(h, th, o)
+		if p.self == "" {
+			l.mountDatastores(h, th, o)
+		} else {
+			// A host in a process of its own boots before, or without,
+			// its CVM's process: it mounts when the CVM answers.
+			l.mountWhenReachable(h, th, o)
+		}
 	}
 	if o.Genesis != nil {
 		if err := l.startGenesis(o.Genesis); err != nil {
@@ -284,10 +333,11 @@ func baseIface(name string) string {
 	return name
 }
 
-// Host returns the ESXi host with the topology name, or nil.
+// Host returns the ESXi host with the topology name, or nil (also for a
+// host another process runs, see NewNode).
 func (l *Lab) Host(name string) *esxisim.Host {
-	for i, th := range l.Topology.Hosts {
-		if th.Name == name && i < len(l.Hosts) {
+	for i, th := range l.hostTopo {
+		if th.Name == name {
 			return l.Hosts[i]
 		}
 	}
@@ -301,11 +351,15 @@ func (l *Lab) Close() error {
 		l.closed = true
 		l.mu.Unlock()
 		var errs []error
+		for _, c := range l.closers {
+			c()
+		}
 		l.cancelScheduled()
+		l.dropCaptures()
 		if l.stopGenesis != nil {
 			l.stopGenesis()
 		}
-		for _, w := range l.workloads {
+		for _, w := range l.workloadList() {
 			w.Stop()
 		}
 		for _, h := range l.Hosts {

@@ -28,7 +28,8 @@ func (l *Lab) resets() int {
 //     are removed, removed ones mounted again);
 //   - the VM workloads start a fresh account (their data stays: the
 //     datastores are not rolled back), Genesis forgets its history;
-//   - faults the topology declares with "at" are scheduled again from now.
+//   - faults the topology declares with "at" are scheduled again from now;
+//   - packet captures are stopped and forgotten (download them first).
 //
 // SSH sessions stay open. The event log keeps its history and records a
 // lab.reset event.
@@ -40,6 +41,7 @@ func (l *Lab) Reset(ctx context.Context) (time.Duration, error) {
 	}
 	t0 := time.Now()
 	l.cancelScheduled()
+	l.dropCaptures()
 	l.ClearFaults()
 	l.Net.ClearFaults()
 	for _, c := range l.CVMs {
@@ -48,15 +50,15 @@ func (l *Lab) Reset(ctx context.Context) (time.Duration, error) {
 	var errs []error
 	for i, h := range l.Hosts {
 		if err := h.VMkernel().Reset(); err != nil {
-			errs = append(errs, fmt.Errorf("host %s: %w", l.Topology.Hosts[i].Name, err))
+			errs = append(errs, fmt.Errorf("host %s: %w", l.hostTopo[i].Name, err))
 		}
 	}
 	for i, h := range l.Hosts {
-		if err := l.resetDatastores(ctx, h, l.Topology.Hosts[i]); err != nil {
+		if err := l.resetDatastores(ctx, h, l.hostTopo[i]); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	for _, w := range l.workloads {
+	for _, w := range l.workloadList() {
 		w.Reset()
 	}
 	if l.Genesis != nil {
@@ -82,7 +84,7 @@ func (l *Lab) resetDatastores(ctx context.Context, h *esxisim.Host, th topology.
 	m := h.Datastores()
 	want := map[string]topology.Datastore{}
 	for _, d := range th.Datastores {
-		if l.initialMounts[th.Name][d.Name] {
+		if l.mountedAtStart(th.Name, d.Name) {
 			want[d.Name] = d
 		}
 	}

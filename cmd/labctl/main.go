@@ -1,6 +1,7 @@
 // Command labctl drives a running lab through its control API: views of
-// the hosts and CVMs, power and Stargate actions, routes, faults, the event
-// log, waits on the model, reset and metrics.
+// the hosts and CVMs, power and Stargate actions, routes, faults, packet
+// captures, the nodes' files, the event log, waits on the model, reset and
+// metrics.
 //
 //	labctl [--api URL] [--token TOKEN] [-o table|json] VERB [ARGS] [FLAGS]
 //
@@ -8,6 +9,7 @@
 //	labctl wait --timeout 60s 'cvm a power off'
 //	labctl fault ssh-hang host a --for 30s
 //	labctl events -f --kind power
+//	labctl capture start host a vmk0
 //
 // --api defaults to $AUTOPATHLAB_API, then http://127.0.0.1:7480; --token
 // to $AUTOPATHLAB_TOKEN. Flags may come before or after the verb and its
@@ -74,6 +76,9 @@ type options struct {
 	timeout time.Duration
 	// route
 	netstack string
+	// capture, file
+	snaplen int
+	write   string
 }
 
 var globalFlags = []string{"api", "token", "o"}
@@ -98,6 +103,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.limit, "limit", 0, "only the last `N` events")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "give up waiting after `DURATION`")
 	fs.StringVar(&o.netstack, "netstack", "", "the route's `NETSTACK` (default defaultTcpipStack)")
+	fs.IntVar(&o.snaplen, "snaplen", 0, "capture start: keep `N` bytes of each frame (default 262144)")
+	fs.StringVar(&o.write, "w", "", "capture get, file get: write to `FILE` (- for stdout)")
 	return fs
 }
 

@@ -68,6 +68,8 @@ func init() {
 				"  labctl fault rm ID\n  labctl fault clear\n\n" +
 				"--for ends a fault after that long on the lab's clock; --count ends an SSH fault after N hits.",
 			flags: []string{"for", "count", "command", "delay"}, run: (*cli).fault},
+		captureVerb,
+		fileVerb,
 		{name: "events", usage: "events [-f] [--kind KIND] [--node NODE] [--limit N]",
 			summary: "the recent events, or follow them with -f",
 			help: "--kind matches exactly or as a prefix (ssh matches ssh.login, ssh.command);\n" +

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"slices"
 	"strconv"
@@ -95,15 +96,23 @@ func NewServer(lab *harness.Lab, o Options) *Server {
 		{Route{"GET", "/v1/hosts/{host}/datastores"}, s.hostPart(func(v harness.HostView) any { return v.Datastores })},
 		{Route{"GET", "/v1/hosts/{host}/flows"}, s.hostPart(func(v harness.HostView) any { return v.Flows })},
 		{Route{"GET", "/v1/hosts/{host}/workload"}, s.getWorkload},
+		{Route{"GET", "/v1/hosts/{host}/files"}, s.getFile(s.lab.HostFile, "host")},
 		{Route{"GET", "/v1/cvms"}, s.getCVMs},
 		{Route{"GET", "/v1/cvms/{cvm}"}, s.getCVM},
 		{Route{"GET", "/v1/cvms/{cvm}/sessions"}, s.getSessions},
+		{Route{"GET", "/v1/cvms/{cvm}/files"}, s.getFile(s.lab.CVMFile, "cvm")},
 		{Route{"POST", "/v1/cvms/{cvm}/power"}, s.setPower},
 		{Route{"POST", "/v1/cvms/{cvm}/stargate"}, s.setStargate},
 		{Route{"GET", "/v1/faults"}, s.getFaults},
 		{Route{"POST", "/v1/faults"}, s.addFault},
 		{Route{"DELETE", "/v1/faults"}, s.clearFaults},
 		{Route{"DELETE", "/v1/faults/{id}"}, s.removeFault},
+		{Route{"POST", "/v1/captures"}, s.startCapture},
+		{Route{"GET", "/v1/captures"}, s.getCaptures},
+		{Route{"GET", "/v1/captures/{id}"}, s.getCapture},
+		{Route{"POST", "/v1/captures/{id}/stop"}, s.stopCapture},
+		{Route{"GET", "/v1/captures/{id}/pcap"}, s.getPcap},
+		{Route{"DELETE", "/v1/captures/{id}"}, s.removeCapture},
 		{Route{"POST", "/v1/reset"}, s.reset},
 		{Route{"GET", "/v1/events"}, s.getEvents},
 		{Route{"GET", "/v1/events/stream"}, s.stream},
@@ -517,12 +526,12 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, ErrorBody{Error: msg})
 }
 
-// writeErr maps the harness's errors: an unknown node or fault is a 404; a
-// bad condition (*harness.ConditionError), a bad argument or any other
-// refusal of an action is a 400.
+// writeErr maps the harness's errors: an unknown node, fault, capture or
+// file is a 404; a bad condition (*harness.ConditionError), a bad argument
+// or any other refusal of an action is a 400.
 func writeErr(w http.ResponseWriter, err error) {
 	var nf *harness.NotFoundError
-	if errors.As(err, &nf) || errors.Is(err, harness.ErrNoFault) {
+	if errors.As(err, &nf) || errors.Is(err, harness.ErrNoFault) || errors.Is(err, fs.ErrNotExist) {
 		writeError(w, http.StatusNotFound, err.Error())
 		return
 	}
