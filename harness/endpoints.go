@@ -26,41 +26,52 @@ type Endpoint struct {
 // Endpoints describes every node, hosts first, in topology order.
 func (l *Lab) Endpoints() []Endpoint {
 	var out []Endpoint
-	for i, th := range l.Topology.Hosts {
+	for _, th := range l.Topology.Hosts {
 		e := Endpoint{Name: th.Name, Role: "esxi", Listeners: map[string]string{}}
-		if i < len(l.Hosts) {
-			for _, v := range l.Hosts[i].VMkernel().Vmknics() {
+		h := l.Host(th.Name)
+		if h == nil && l.place.self != "" {
+			continue // another process's: its own endpoints say
+		}
+		if h != nil {
+			for _, v := range h.VMkernel().Vmknics() {
 				if a := v.Addr(); a.IsValid() {
 					e.IPs = append(e.IPs, a.Addr().String())
 				}
 			}
-			if a := l.Hosts[i].Addr(); a != nil {
-				e.Listeners["ssh"] = a.String()
+			if a := h.Addr(); a != nil {
+				e.Listeners["ssh"] = l.advertised(a)
 			}
 		}
 		out = append(out, e)
 	}
 	nfsOf := func(name string) map[string]string {
 		if s := l.NFSServer(name); s != nil {
-			return map[string]string{"nfs": s.Addr.String()}
+			return map[string]string{"nfs": l.advertised(s.Addr)}
 		}
 		return nil
 	}
 	for _, c := range l.Topology.CVMs {
 		e := Endpoint{Name: c.Name, Role: "cvm", Listeners: map[string]string{}}
+		cvm := l.CVM(c.Name)
+		if cvm == nil && l.place.self != "" {
+			continue
+		}
 		for _, i := range c.Interfaces {
 			e.IPs = append(e.IPs, strings.SplitN(i.IP, "/", 2)[0])
 		}
-		if cvm := l.CVM(c.Name); cvm != nil {
+		if cvm != nil {
 			for svc, a := range map[string]net.Addr{"ssh": cvm.SSHAddr(), "nfs": cvm.NFSAddr(), "status": cvm.StatusAddr()} {
 				if a != nil {
-					e.Listeners[svc] = a.String()
+					e.Listeners[svc] = l.advertised(a)
 				}
 			}
 		}
 		out = append(out, e)
 	}
 	for _, f := range l.Topology.Filers {
+		if !l.place.servesFilers(l.Topology) {
+			break
+		}
 		e := Endpoint{Name: f.Name, Role: "filer", Listeners: nfsOf(f.Name)}
 		for _, i := range f.Interfaces {
 			e.IPs = append(e.IPs, strings.SplitN(i.IP, "/", 2)[0])

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -27,14 +28,36 @@ func (l *Lab) faultNode(ref string) (string, *esxisim.Host, *fabric.Node, error)
 			return name, nil, n, nil
 		}
 	}
+	// A host or CVM another process runs (NewNode): say who runs it.
+	if name, err := l.ResolveHost(ref); err == nil {
+		return "", nil, nil, l.notHere("host", ref, name)
+	}
+	if name, err := l.ResolveCVM(ref); err == nil {
+		return "", nil, nil, l.notHere("cvm", ref, name)
+	}
 	var known []string
-	for _, th := range l.Topology.Hosts {
+	for _, th := range l.hostTopo {
 		known = append(known, th.Name)
 	}
 	for _, c := range l.CVMs {
 		known = append(known, c.Name())
 	}
 	return "", nil, nil, &NotFoundError{Kind: "node", Ref: ref, Known: known}
+}
+
+// partitionEnd resolves one end of a partition: a node this process runs,
+// or (NewNode) a placeholder of one another process runs, whose flows to
+// and from this process's node the partition cuts here.
+func (l *Lab) partitionEnd(ref string) (name string, local bool, err error) {
+	name, _, _, err = l.faultNode(ref)
+	if err == nil {
+		return name, true, nil
+	}
+	var nf *NotFoundError
+	if errors.As(err, &nf) && nf.Owner != "" {
+		return nf.Name, false, nil
+	}
+	return "", false, err
 }
 
 // faultInterfaces resolves the interface a link fault acts on: a host's
@@ -75,29 +98,41 @@ func (l *Lab) faultInterfaces(name string, h *esxisim.Host, n *fabric.Node, ifac
 }
 
 func (l *Lab) applyNetworkFault(spec *FaultSpec) (applied, error) {
-	name, h, n, err := l.faultNode(spec.Node)
-	if err != nil {
-		return applied{}, err
-	}
-	spec.Node = name
-	switch spec.Kind {
-	case FaultPartition:
+	if spec.Kind == FaultPartition {
+		// Either end may be another process's node (NewNode): each
+		// process cuts the flows of its own end; the gateway sends the
+		// partition to both.
+		name, local, err := l.partitionEnd(spec.Node)
+		if err != nil {
+			return applied{}, err
+		}
+		spec.Node = name
 		if spec.Peer == "" {
 			return applied{}, fmt.Errorf("partition of %s: peer is missing (the node it is cut off from)", name)
 		}
-		peer, _, _, err := l.faultNode(spec.Peer)
+		peer, peerLocal, err := l.partitionEnd(spec.Peer)
 		if err != nil {
 			return applied{}, err
 		}
 		if peer == name {
 			return applied{}, fmt.Errorf("partition: %s cannot be cut off from itself", name)
 		}
+		if !local && !peerLocal {
+			return applied{}, l.notHere("node", spec.Node, name)
+		}
 		spec.Peer = peer
-		heal, err := l.Net.Partition(n.Name(), l.nodeName(peer))
+		heal, err := l.Net.Partition(l.nodeName(name), l.nodeName(peer))
 		if err != nil {
 			return applied{}, err
 		}
 		return applied{revert: heal}, nil
+	}
+	name, h, n, err := l.faultNode(spec.Node)
+	if err != nil {
+		return applied{}, err
+	}
+	spec.Node = name
+	switch spec.Kind {
 	case FaultLatency:
 		if spec.Latency <= 0 {
 			return applied{}, fmt.Errorf("latency on %s: latency must be positive (e.g. \"50ms\")", name)

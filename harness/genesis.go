@@ -47,8 +47,12 @@ func (l *Lab) startGenesis(g *GenesisOptions) error {
 		cvms = append(cvms, fc)
 	}
 	var hosts []genesis.Host
-	for i, th := range l.Topology.Hosts {
-		h := genesis.Host{Name: th.Name, SSHAddr: l.Hosts[i].Addr().String(), User: "root", Password: "nutanix/4u"}
+	for _, th := range l.Topology.Hosts {
+		lh := l.Host(th.Name)
+		if lh == nil {
+			continue
+		}
+		h := genesis.Host{Name: th.Name, SSHAddr: lh.Addr().String(), User: "root", Password: "nutanix/4u"}
 		for _, u := range th.SSH.Users {
 			if u.Name == "root" && u.Password != "" {
 				h.Password = u.Password

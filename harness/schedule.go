@@ -35,9 +35,13 @@ func (l *Lab) fire(f topology.Fault) {
 	}
 }
 
-// scheduleFaults arms the topology's faults from now.
+// scheduleFaults arms the topology's faults from now: in a lab of one node
+// (NewNode), those that act on it.
 func (l *Lab) scheduleFaults() {
 	for _, f := range l.Topology.Faults {
+		if !l.ownsFault(f) {
+			continue
+		}
 		if f.At <= 0 {
 			l.fire(f)
 			continue
@@ -60,4 +64,34 @@ func (l *Lab) cancelScheduled() {
 		t.Stop()
 	}
 	l.scheduled = nil
+}
+
+// ownsFault reports whether this process applies a declared fault: every
+// fault in a lab of all nodes; in a lab of one node, a fault on it (or a
+// partition with it at one end), and a fault on a node no process runs on
+// its own (a gateway, a filer), which every process applies to its model.
+func (l *Lab) ownsFault(f topology.Fault) bool {
+	if l.place.self == "" {
+		return true
+	}
+	ran := false
+	for _, ref := range []string{f.Node, f.Peer} {
+		if ref == "" {
+			continue
+		}
+		if name, err := l.ResolveHost(ref); err == nil {
+			if l.Host(name) != nil {
+				return true
+			}
+			ran = true
+			continue
+		}
+		if name, err := l.ResolveCVM(ref); err == nil {
+			if l.CVM(name) != nil {
+				return true
+			}
+			ran = true
+		}
+	}
+	return !ran
 }

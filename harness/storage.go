@@ -118,8 +118,12 @@ func (l *Lab) startNFS(name string, node *fabric.Node, srv *nfs.Server, host str
 func (l *Lab) clusterStore() (*nfs.Store, []nfs.Export, error) {
 	topo := l.Topology
 	var store *nfs.Store
-	if topo.Cluster != nil && topo.Cluster.Store != "" {
-		s, err := nfs.NewDirStore(topo.Cluster.Store)
+	dir := l.place.storeDir
+	if dir == "" && topo.Cluster != nil {
+		dir = topo.Cluster.Store
+	}
+	if dir != "" {
+		s, err := nfs.NewDirStore(dir)
 		if err != nil {
 			return nil, nil, fmt.Errorf("cluster store: %w", err)
 		}
@@ -149,47 +153,43 @@ func portFor(base, n int) int {
 	return base + n
 }
 
-// startCVMs builds the cluster store and a cvmsim CVM per topology CVM,
-// then starts them: each serves its Stargate (modelled and on a real NFS
-// port), its status page and its SSH shell.
+// startCVMs builds the cluster store and a cvmsim CVM per topology CVM
+// this process runs, then starts them: each serves its Stargate (modelled
+// and on a real NFS port), its status page and its SSH shell. A CVM
+// another process runs is a placeholder with the same interfaces.
 func (l *Lab) startCVMs(o Options) error {
 	topo := l.Topology
-	if len(topo.CVMs) == 0 {
-		return nil
+	p := l.place
+	local := 0
+	for _, tc := range topo.CVMs {
+		if p.runs(tc.Name) {
+			local++
+		}
 	}
-	store, exports, err := l.clusterStore()
-	if err != nil {
-		return err
+	var exports []nfs.Export
+	if local > 0 {
+		store, ex, err := l.clusterStore()
+		if err != nil {
+			return err
+		}
+		l.Store, exports = store, ex
 	}
-	l.Store = store
-	// Every CVM's cluster status lists the whole cluster; l.CVMs is
-	// complete before the first CVM starts (nothing reads it earlier) and
-	// never changes after.
+	// Every CVM's cluster status lists the whole cluster, in topology
+	// order; l.CVMs and the placeholders are complete before the first
+	// CVM starts (nothing reads them earlier) and never change after.
 	cluster := func() []cvmsim.PeerStatus {
-		out := make([]cvmsim.PeerStatus, 0, len(l.CVMs))
-		for _, c := range l.CVMs {
-			out = append(out, c.Status())
+		out := make([]cvmsim.PeerStatus, 0, len(topo.CVMs))
+		for _, tc := range topo.CVMs {
+			if c := l.CVM(tc.Name); c != nil {
+				out = append(out, c.Status())
+			} else if n := l.placeholders[tc.Name]; n != nil {
+				out = append(out, placeholderStatus(tc.Name, n))
+			}
 		}
 		return out
 	}
 	for idx, tc := range topo.CVMs {
-		cfg := cvmsim.Config{
-			Name:        tc.Name,
-			Host:        tc.Host,
-			Store:       store,
-			Exports:     exports,
-			OnNFSEvent:  o.OnNFSEvent,
-			Clock:       l.Clock,
-			Timers:      o.CVMTimers,
-			NFSAddr:     net.JoinHostPort(o.ListenHost, strconv.Itoa(portFor(o.NFSPortBase, idx+1))),
-			SSHAddr:     net.JoinHostPort(o.ListenHost, strconv.Itoa(portFor(o.CVMSSHPortBase, idx+1))),
-			StatusAddr:  net.JoinHostPort(o.ListenHost, strconv.Itoa(portFor(o.StatusPortBase, idx+1))),
-			HostKeySeed: o.HostKeySeed + "/" + tc.Name,
-			RSAKeySeed:  o.HostKeySeed,
-			Keyring:     o.Keyring,
-			Cluster:     cluster,
-			Users:       cvmUsers(tc),
-		}
+		var ifaces []cvmsim.Interface
 		var eth0 netip.Prefix
 		for _, i := range tc.Interfaces {
 			mac, err := optMAC(i.MAC)
@@ -199,16 +199,50 @@ func (l *Lab) startCVMs(o Options) error {
 			if mac == nil {
 				mac = vmkernel.MAC(tc.Name, baseIface(i.Name), 0)
 			}
-			p, err := netip.ParsePrefix(i.IP)
+			pfx, err := netip.ParsePrefix(i.IP)
 			if err != nil {
 				return fmt.Errorf("cvm %s: %s: %w", tc.Name, i.Name, err)
 			}
-			if i.Name == "eth0" || len(cfg.Interfaces) == 0 {
-				eth0 = p
+			if i.Name == "eth0" || len(ifaces) == 0 {
+				eth0 = pfx
 			}
-			cfg.Interfaces = append(cfg.Interfaces, cvmsim.Interface{Name: i.Name, Segment: i.Segment, Addr: p, MAC: mac})
+			ifaces = append(ifaces, cvmsim.Interface{Name: i.Name, Segment: i.Segment, Addr: pfx, MAC: mac})
 		}
-		cfg.Gateway = gatewayIn(topo, eth0)
+		gw := gatewayIn(topo, eth0)
+		if !p.runs(tc.Name) {
+			if err := l.placeCVM(tc.Name, ifaces, gw); err != nil {
+				return err
+			}
+			continue
+		}
+		nfsAddr := net.JoinHostPort(o.ListenHost, strconv.Itoa(portFor(o.NFSPortBase, idx+1)))
+		sshAddr := net.JoinHostPort(o.ListenHost, strconv.Itoa(portFor(o.CVMSSHPortBase, idx+1)))
+		statusAddr := net.JoinHostPort(o.ListenHost, strconv.Itoa(portFor(o.StatusPortBase, idx+1)))
+		if p.self != "" {
+			nfsAddr, sshAddr, statusAddr = p.nfsAddr, p.sshAddr, p.statusAddr
+		}
+		cfg := cvmsim.Config{
+			Name:        tc.Name,
+			Host:        tc.Host,
+			Store:       l.Store,
+			Exports:     exports,
+			OnNFSEvent:  o.OnNFSEvent,
+			Clock:       l.Clock,
+			Timers:      o.CVMTimers,
+			NFSAddr:     nfsAddr,
+			SSHAddr:     sshAddr,
+			StatusAddr:  statusAddr,
+			HostKeySeed: o.HostKeySeed + "/" + tc.Name,
+			RSAKeySeed:  o.HostKeySeed,
+			Keyring:     o.Keyring,
+			Cluster:     cluster,
+			Users:       cvmUsers(tc),
+			Interfaces:  ifaces,
+			Gateway:     gw,
+			// A CVM process started again (its container stopped and
+			// started) boots: it starts off and is powered on below.
+			Off: p.boot,
+		}
 		c, err := cvmsim.New(l.Net, cfg)
 		if err != nil {
 			return fmt.Errorf("cvm %s: %w", tc.Name, err)
@@ -225,6 +259,9 @@ func (l *Lab) startCVMs(o Options) error {
 		c.Subscribe(func(e cvmsim.Event) { l.Events.Add(cvmEvent(e)) })
 		if err := c.Start(); err != nil {
 			return fmt.Errorf("cvm %s: %w", name, err)
+		}
+		if p.boot {
+			c.PowerOn()
 		}
 		l.NFS = append(l.NFS, &NFSServer{Name: name, Node: c.Node(), Server: c.NFS(), Addr: c.NFSAddr()})
 	}

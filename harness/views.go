@@ -145,7 +145,7 @@ type SessionView struct {
 // View returns the lab at a glance.
 func (l *Lab) View() LabView {
 	v := LabView{Name: l.Topology.Name, Endpoints: l.Endpoints(), Faults: l.Faults(), Genesis: l.Genesis != nil, Time: l.Clock.Now()}
-	for _, h := range l.Topology.Hosts {
+	for _, h := range l.hostTopo {
 		v.Hosts = append(v.Hosts, h.Name)
 	}
 	for _, c := range l.CVMs {
@@ -168,7 +168,7 @@ func (l *Lab) HostView(ref string) (HostView, error) {
 func (l *Lab) HostViews() []HostView {
 	out := make([]HostView, 0, len(l.Hosts))
 	for i, h := range l.Hosts {
-		out = append(out, l.hostView(h, l.Topology.Hosts[i].Name))
+		out = append(out, l.hostView(h, l.hostTopo[i].Name))
 	}
 	return out
 }
@@ -256,54 +256,80 @@ func cvmView(c *cvmsim.CVM) CVMView {
 // 1-based position in the topology ("1"), or its letter ("a" is the first):
 // "labctl cvm a power off" is the first CVM.
 
-// resolveHost finds a host by reference.
+// resolveHost finds a host by reference. A host another process runs
+// (NewNode) is a *NotFoundError naming its owner.
 func (l *Lab) resolveHost(ref string) (*esxisim.Host, string, error) {
+	name, err := l.ResolveHost(ref)
+	if err != nil {
+		return nil, "", err
+	}
+	h := l.Host(name)
+	if h == nil {
+		return nil, name, l.notHere("host", ref, name)
+	}
+	return h, name, nil
+}
+
+// resolveCVM finds a CVM by reference, as resolveHost.
+func (l *Lab) resolveCVM(ref string) (*cvmsim.CVM, error) {
+	name, err := l.ResolveCVM(ref)
+	if err != nil {
+		return nil, err
+	}
+	c := l.CVM(name)
+	if c == nil {
+		return nil, l.notHere("cvm", ref, name)
+	}
+	return c, nil
+}
+
+// ResolveHost returns the topology name of the host ref names (in a lab
+// of one node, NewNode's, also a host another process runs).
+func (l *Lab) ResolveHost(ref string) (string, error) {
 	names := make([]string, len(l.Topology.Hosts))
 	for i, th := range l.Topology.Hosts {
 		names[i] = th.Name
 	}
 	i, err := resolve("host", ref, names)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
-	return l.Hosts[i], names[i], nil
+	return names[i], nil
 }
 
-// resolveCVM finds a CVM by reference.
-func (l *Lab) resolveCVM(ref string) (*cvmsim.CVM, error) {
-	names := make([]string, len(l.CVMs))
-	for i, c := range l.CVMs {
-		names[i] = c.Name()
+// ResolveCVM returns the name of the CVM ref names, as ResolveHost.
+func (l *Lab) ResolveCVM(ref string) (string, error) {
+	names := make([]string, len(l.Topology.CVMs))
+	for i, c := range l.Topology.CVMs {
+		names[i] = c.Name
 	}
 	i, err := resolve("cvm", ref, names)
 	if err != nil {
-		return nil, err
-	}
-	return l.CVMs[i], nil
-}
-
-// ResolveHost returns the topology name of the host ref names.
-func (l *Lab) ResolveHost(ref string) (string, error) {
-	_, n, err := l.resolveHost(ref)
-	return n, err
-}
-
-// ResolveCVM returns the name of the CVM ref names.
-func (l *Lab) ResolveCVM(ref string) (string, error) {
-	c, err := l.resolveCVM(ref)
-	if err != nil {
 		return "", err
 	}
-	return c.Name(), nil
+	return names[i], nil
+}
+
+// notHere is the error for a node of the topology this process does not
+// run.
+func (l *Lab) notHere(kind, ref, name string) error {
+	return &NotFoundError{Kind: kind, Ref: ref, Known: l.localNames(), Name: name, Owner: l.Owner(name)}
 }
 
 // NotFoundError says a reference names nothing in the lab.
 type NotFoundError struct {
 	Kind, Ref string
 	Known     []string
+	// Name and Owner are set for a node of the topology that another
+	// process runs (a lab of one node, NewNode): its name, and the fabric
+	// address of the process that runs it. Known lists this process's.
+	Name, Owner string
 }
 
 func (e *NotFoundError) Error() string {
+	if e.Owner != "" {
+		return fmt.Sprintf("%s %s runs in another process (%s), not in this one (%s): ask the lab's gateway", e.Kind, e.Name, e.Owner, strings.Join(e.Known, ", "))
+	}
 	return fmt.Sprintf("no %s %q (the lab has: %s)", e.Kind, e.Ref, strings.Join(e.Known, ", "))
 }
 

@@ -8,6 +8,7 @@
 //	    [--genesis [--genesis-log FILE]] [--time-scale F] [--api ADDR] [--api-token TOKEN]
 //	lab validate FILE...
 //	lab conform --autopath CMD [flags]
+//	lab gateway [--topology FILE] [--listen ADDR] [--backend NODE=URL ...]
 //
 // The control API (labctl's) listens on 127.0.0.1:7480 by default.
 package main
@@ -39,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runValidate(args[1:], stdout, stderr)
 		case "conform":
 			return runConform(args[1:], stdout, stderr)
+		case "gateway":
+			return runGateway(args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
