@@ -1471,59 +1471,7 @@ func (g *Gateway) matcher(q EventQuery) func(harness.Event) bool {
 func (g *Gateway) stream(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	q := EventQuery{Kind: v.Get("kind"), Node: v.Get("node")}
-	last := r.Header.Get("Last-Event-ID")
-	if last == "" {
-		last = v.Get("last_event_id")
-	}
-	var lastID int64
-	if last != "" {
-		var err error
-		if lastID, err = strconv.ParseInt(last, 10, 64); err != nil || lastID < 0 {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("Last-Event-ID %q: want an event ID", last))
-			return
-		}
-	}
-	sub, backlog, lost, ok := g.hub.subscribe(g.matcher(q), last != "", lastID)
-	if !ok {
-		writeError(w, http.StatusServiceUnavailable, "the gateway is shutting down")
-		return
-	}
-	defer g.hub.unsubscribe(sub)
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": autopathlab event stream (gateway)\n\n")
-	if lost > 0 {
-		fmt.Fprintf(w, ": %d events after id %d are no longer kept\n\n", lost, lastID)
-	}
-	for _, se := range backlog {
-		writeEvent(w, se)
-	}
-	if rc.Flush() != nil {
-		return
-	}
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case se, ok := <-sub.ch:
-			if !ok {
-				return
-			}
-			writeEvent(w, se)
-			if len(sub.ch) == 0 {
-				if n := sub.dropped.Swap(0); n > 0 {
-					fmt.Fprintf(w, ": dropped %d events: this client reads too slowly\n\n", n)
-				}
-			}
-			if rc.Flush() != nil {
-				return
-			}
-		}
-	}
+	serveStream(w, r, g.hub, g.matcher(q), "autopathlab event stream (gateway)", "the gateway is shutting down")
 }
 
 // follow copies a backend's events into the gateway's log for as long as

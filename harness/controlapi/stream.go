@@ -138,6 +138,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	serveStream(w, r, s.hub, s.matcher(q), "autopathlab event stream", "the control API is shutting down")
+}
+
+// serveStream is GET /v1/events/stream over a hub, for the server and the
+// gateway alike: the backlog from Last-Event-ID (header, or last_event_id
+// for EventSource's first request), then every matching event as it
+// comes, flushed one by one.
+func serveStream(w http.ResponseWriter, r *http.Request, h *hub, match func(harness.Event) bool, banner, shuttingDown string) {
 	last := r.Header.Get("Last-Event-ID")
 	if last == "" {
 		// EventSource cannot set headers on its first request.
@@ -145,27 +153,28 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	}
 	var lastID int64
 	if last != "" {
+		var err error
 		if lastID, err = strconv.ParseInt(last, 10, 64); err != nil || lastID < 0 {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("Last-Event-ID %q: want an event ID", last))
 			return
 		}
 	}
-	sub, backlog, lost, ok := s.hub.subscribe(s.matcher(q), last != "", lastID)
+	sub, backlog, lost, ok := h.subscribe(match, last != "", lastID)
 	if !ok {
-		writeError(w, http.StatusServiceUnavailable, "the control API is shutting down")
+		writeError(w, http.StatusServiceUnavailable, shuttingDown)
 		return
 	}
-	defer s.hub.unsubscribe(sub)
+	defer h.unsubscribe(sub)
 
 	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	// The response's headers reach the client once the subscription is
 	// in place: a client that has them misses no later event.
-	fmt.Fprint(w, ": autopathlab event stream\n\n")
+	fmt.Fprintf(w, ": %s\n\n", banner)
 	if lost > 0 {
 		fmt.Fprintf(w, ": %d events after id %d are no longer kept\n\n", lost, lastID)
 	}
