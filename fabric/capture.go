@@ -1,6 +1,7 @@
 package fabric
 
 import (
+	"encoding/binary"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -135,7 +136,11 @@ func (nw *Network) deliver(ds []delivery) {
 		if d.iface.node.isRemote() {
 			continue // see watched
 		}
-		p := Packet{Time: now, Iface: d.iface.name, Node: d.iface.node.name, Out: d.out, Data: d.data, Len: len(d.data)}
+		data := d.data
+		if d.out {
+			data = unpadded(data)
+		}
+		p := Packet{Time: now, Iface: d.iface.name, Node: d.iface.node.name, Out: d.out, Data: data, Len: len(data)}
 		for _, set := range [2]*captures{&d.iface.caps, &d.iface.node.caps} {
 			for _, s := range set.load() {
 				if !s.stopped.Load() {
@@ -144,6 +149,25 @@ func (nw *Network) deliver(ds []delivery) {
 			}
 		}
 	}
+}
+
+// unpadded is a frame as its sender's capture sees it: Linux and ESXi
+// capture outgoing frames before the NIC pads them to Ethernet's 60-byte
+// minimum, so an ARP request leaves as 42 bytes ("length 28" in tcpdump)
+// and arrives as 60 ("length 46").
+func unpadded(f []byte) []byte {
+	if len(f) != 60 {
+		return f
+	}
+	switch binary.BigEndian.Uint16(f[12:14]) {
+	case 0x0806: // ARP over Ethernet/IPv4
+		return f[:42]
+	case 0x0800:
+		if n := 14 + int(binary.BigEndian.Uint16(f[16:18])); n < 60 {
+			return f[:n]
+		}
+	}
+	return f
 }
 
 // ipID is the IPv4 identification of the node's next packet.
