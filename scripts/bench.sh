@@ -35,4 +35,12 @@ if command -v hyperfine >/dev/null 2>&1; then
 else
   (cd e2e && time "${TMPDIR:-/tmp}/e2e.test" -test.run Scenario -test.count=1) 2>&1 | tee -a "$out"
 fi
+# The compose lab (when Docker answers): image size, compose up until every
+# SSH port answers, and seed 001 (c)'s failover with docker stop, next to
+# the same scenario in process (lab conform, the built-in Genesis, same
+# time scale 0.05).
+if docker info >/dev/null 2>&1; then
+  go test -count=1 -v -run '^TestComposeLab$' ./e2e 2>&1 | grep -E 'images:|up, every SSH|IO back|route removed' | tee -a "$out"
+  "${TMPDIR:-/tmp}/lab" conform --autopath builtin:genesis --time-scale 0.05 --scenario c | tee -a "$out"
+fi
 if command -v benchstat >/dev/null 2>&1; then benchstat "$out"; fi
