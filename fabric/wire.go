@@ -4,8 +4,6 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-
-	"github.com/gopacket/gopacket/layers"
 )
 
 // tcpWire is a modelled flow as a capture sees it: the sequence numbers of
@@ -50,6 +48,11 @@ type tcpWire struct {
 	// ending is how the flow was reset, once it was: what a bridge tells
 	// the other process (bridge.go).
 	ending rstInfo
+	// plans, pieces and ds are send's scratch, reused from one write to
+	// the next (made at the first write a capture sees).
+	plans  []segPlan
+	pieces [][]byte
+	ds     []delivery
 }
 
 // rstKind is how a flow was reset.
@@ -169,26 +172,33 @@ func (w *tcpWire) watched() bool {
 	return false
 }
 
-// segment appends one segment of end from, sent by node along hs.
-func (w *tcpWire) segment(ds []delivery, from int, hs []hop, node *Node, seq, ack uint32, flags int, payload []byte) []delivery {
+// segment appends one segment of end from, sent by node along hs. f is
+// its frame laid out by layOut (the payload in place, the rest zeros), or
+// nil for a frame of its own.
+func (w *tcpWire) segment(ds []delivery, f []byte, from int, hs []hop, node *Node, seq, ack uint32, flags int, payload []byte) []delivery {
 	src, dst := w.addr[from], w.addr[1-from]
 	if !src.Addr().Is4() || !dst.Addr().Is4() {
 		return ds
 	}
-	t := &layers.TCP{SrcPort: layers.TCPPort(src.Port()), DstPort: layers.TCPPort(dst.Port()), Seq: seq, Window: window,
-		FIN: flags&flagFIN != 0, SYN: flags&flagSYN != 0, RST: flags&flagRST != 0, PSH: flags&flagPSH != 0, ACK: flags&flagACK != 0}
-	if t.ACK {
-		t.Ack = ack
+	id := node.ipID()
+	if len(hs) == 0 {
+		return ds
 	}
-	if t.SYN {
-		t.Options = []layers.TCPOption{{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{byte(w.mss >> 8), byte(w.mss)}}}
+	s := tcpSeg{srcMAC: hwAddr(hs[0].out), dstMAC: hwAddr(hs[0].in), src: src.Addr().As4(), dst: dst.Addr().As4(),
+		ttl: node.cfg.TTL, id: id, sport: src.Port(), dport: dst.Port(), seq: seq, ack: ack, flags: flags, mss: w.mss}
+	placed := f != nil
+	if !placed {
+		f = make([]byte, tcpFrameLen(flags, len(payload)))
 	}
-	if t.RST {
-		t.Window = 0
+	s.put(f, payload, placed)
+	for k, h := range hs {
+		g := f
+		if k > 0 {
+			g = rehop(f, h, s.ttl-k)
+		}
+		ds = append(ds, delivery{iface: h.out, out: true, data: g}, delivery{iface: h.in, out: false, data: g})
 	}
-	p := ipv4{src: src.Addr(), dst: dst.Addr(), ttl: node.cfg.TTL, id: node.ipID(), df: true,
-		proto: layers.IPProtocolTCP, l4: t, payload: payload}
-	return p.deliveries(hs, ds)
+	return ds
 }
 
 // open is the three-way handshake.
@@ -200,9 +210,9 @@ func (w *tcpWire) open() {
 	defer w.mu.Unlock()
 	w.readyLocked()
 	var ds []delivery
-	ds = w.segment(ds, 0, w.hops[0], w.node[0], w.isn[0], 0, flagSYN, nil)
-	ds = w.segment(ds, 1, w.hops[1], w.node[1], w.isn[1], w.isn[0]+1, flagSYN|flagACK, nil)
-	ds = w.segment(ds, 0, w.hops[0], w.node[0], w.isn[0]+1, w.isn[1]+1, flagACK, nil)
+	ds = w.segment(ds, nil, 0, w.hops[0], w.node[0], w.isn[0], 0, flagSYN, nil)
+	ds = w.segment(ds, nil, 1, w.hops[1], w.node[1], w.isn[1], w.isn[0]+1, flagSYN|flagACK, nil)
+	ds = w.segment(ds, nil, 0, w.hops[0], w.node[0], w.isn[0]+1, w.isn[1]+1, flagACK, nil)
 	w.nw.deliver(ds)
 }
 
@@ -244,19 +254,35 @@ func (w *tcpWire) send(from int, b []byte, count bool) {
 	// A peer that has closed does not ACK: it answers RST (Conn.Write).
 	acks := !w.fin[to]
 	fwd, rev := w.wayLocked(from), w.wayLocked(to) // and the MSS
-	var ds []delivery
+	plans := w.plans[:0]
 	for off, n := 0, 1; off < len(b); off, n = off+w.mss, n+1 {
 		end := min(off+w.mss, len(b))
 		flags := flagACK
 		if end == len(b) {
 			flags |= flagPSH
 		}
-		ds = w.segment(ds, from, fwd, w.node[from], seq+uint32(off), ack, flags, b[off:end])
+		plans = append(plans, segPlan{from, seq + uint32(off), ack, flags, b[off:end]})
 		if acks && (n%ackEvery == 0 || end == len(b)) {
-			ds = w.segment(ds, to, rev, w.node[to], ack, seq+uint32(end), flagACK, nil)
+			plans = append(plans, segPlan{to, ack, seq + uint32(end), flagACK, nil})
 		}
 	}
+	// One allocation for all the frames, payloads copied in; the
+	// scratch slices are the flow's, kept for its next write.
+	buf := layOut(plans, &w.pieces)
+	ds := w.ds[:0]
+	for _, p := range plans {
+		n := tcpFrameLen(p.flags, len(p.payload))
+		hs := fwd
+		if p.from != from {
+			hs = rev
+		}
+		ds = w.segment(ds, buf[:n:n], p.from, hs, w.node[p.from], p.seq, p.ack, p.flags, p.payload)
+		buf = buf[n:]
+	}
 	w.nw.deliver(ds)
+	clear(plans)
+	clear(ds)
+	w.plans, w.ds = plans[:0], ds[:0]
 }
 
 // closeByApp is Conn.Close's FIN: a split flow's is sent by its bridge,
@@ -289,8 +315,8 @@ func (w *tcpWire) close(from int) {
 	}
 	to := 1 - from
 	var ds []delivery
-	ds = w.segment(ds, from, w.wayLocked(from), w.node[from], seq, w.next(to), flagFIN|flagACK, nil)
-	ds = w.segment(ds, to, w.wayLocked(to), w.node[to], w.next(to), seq+1, flagACK, nil)
+	ds = w.segment(ds, nil, from, w.wayLocked(from), w.node[from], seq, w.next(to), flagFIN|flagACK, nil)
+	ds = w.segment(ds, nil, to, w.wayLocked(to), w.node[to], w.next(to), seq+1, flagACK, nil)
 	w.nw.deliver(ds)
 }
 
@@ -309,7 +335,7 @@ func (w *tcpWire) abort(from int) {
 	if !w.watched() || w.stalled.Load() {
 		return
 	}
-	ds := w.segment(nil, from, w.wayLocked(from), w.node[from], w.next(from), w.next(1-from), flagRST|flagACK, nil)
+	ds := w.segment(nil, nil, from, w.wayLocked(from), w.node[from], w.next(from), w.next(1-from), flagRST|flagACK, nil)
 	w.nw.deliver(ds)
 }
 
@@ -345,8 +371,8 @@ func (w *tcpWire) refuse(prober int, hs []hop, responder *Node) {
 		return
 	}
 	seq, ack := w.next(prober), w.next(1-prober)
-	ds := w.segment(nil, prober, hs, w.node[prober], seq, ack, flagACK, nil)
-	ds = w.segment(ds, 1-prober, back(hs), responder, ack, 0, flagRST, nil)
+	ds := w.segment(nil, nil, prober, hs, w.node[prober], seq, ack, flagACK, nil)
+	ds = w.segment(ds, nil, 1-prober, back(hs), responder, ack, 0, flagRST, nil)
 	w.nw.deliver(ds)
 }
 
@@ -387,7 +413,7 @@ func (nw *Network) refusedFrames(src, dst netip.AddrPort, cn, sn *Node, ifaces [
 	var w tcpWire // nobody else sees it: no lock
 	w.init(nw, src, dst, cn, sn, ifaces, gen)
 	w.readyLocked()
-	ds := w.segment(nil, 0, w.hops[0], cn, w.isn[0], 0, flagSYN, nil)
-	ds = w.segment(ds, 1, w.hops[1], sn, 0, w.isn[0]+1, flagRST|flagACK, nil)
+	ds := w.segment(nil, nil, 0, w.hops[0], cn, w.isn[0], 0, flagSYN, nil)
+	ds = w.segment(ds, nil, 1, w.hops[1], sn, 0, w.isn[0]+1, flagRST|flagACK, nil)
 	nw.deliver(ds)
 }
