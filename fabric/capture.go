@@ -22,8 +22,10 @@ type Packet struct {
 	Node  string    // node name
 	Out   bool      // sent by this interface (false: received)
 	// Data is the whole Ethernet frame, with valid checksums. It is
-	// shared with the other captures that see the frame: read it, keep
-	// it, but do not modify it.
+	// valid only during the callback that gets it: the network reuses
+	// its memory for the next frames. It is shared with the other
+	// captures that see the frame: read it, do not modify it, and copy
+	// what must outlive the callback.
 	Data []byte
 	Len  int // original length (len(Data) unless truncated)
 }
@@ -65,7 +67,8 @@ type captureRegistry struct {
 // in order. fn must not block: it runs on the data path (copy the packet
 // into a buffer or a channel with room, or drop it), and must not call
 // into the network but for stop. It is never called concurrently with
-// itself. stop (idempotent, callable from fn) ends the capture; a call
+// itself. p.Data is valid only until fn returns: fn copies what it keeps
+// (see Packet). stop (idempotent, callable from fn) ends the capture; a call
 // already under way on another goroutine may still finish after stop
 // returns.
 //

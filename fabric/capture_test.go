@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,7 @@ type recorder struct {
 }
 
 func (r *recorder) add(p Packet) {
+	p.Data = slices.Clone(p.Data) // valid only during the callback
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.pkts = append(r.pkts, p)

@@ -150,6 +150,17 @@ func rehop(f []byte, h hop, ttl int) []byte {
 	return g
 }
 
+// rehopInto is rehop into g, which is len(f) bytes.
+func rehopInto(g, f []byte, h hop, ttl int) {
+	copy(g, f)
+	copy(g[0:6], hwAddr(h.in))
+	copy(g[6:12], hwAddr(h.out))
+	ip := g[14:34]
+	ip[8] = uint8(max(ttl, 1))
+	ip[10], ip[11] = 0, 0
+	binary.BigEndian.PutUint16(ip[10:], ^csumFold(csumAdd(ip, 0)))
+}
+
 // arpFrames are the ARP exchange of out resolving addr: a broadcast
 // request every interface of the segment receives, and, when target
 // answers, its unicast reply.

@@ -1,7 +1,6 @@
 package fabric
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math/bits"
 )
@@ -10,9 +9,11 @@ import (
 // is 45 of them), so they are built by hand rather than by gopacket: the
 // same bytes gopacket's SerializeLayers gives for Ethernet II, IPv4 (no
 // options, DF) and TCP (an MSS option on a SYN), padded to Ethernet's
-// 60-byte minimum, with the checksums summed 8 bytes at a time. The frames
-// of one write share one allocation (layOut). tcpframe_test.go proves
-// the equivalence with gopacket.
+// 60-byte minimum, with the checksums summed 8 bytes at a time, the payload's as it is
+// copied. The frames of one write are built into the flow's scratch buffer,
+// reused from one write to the next: a capture sees a frame only during its
+// callback (Packet.Data). tcpframe_test.go proves the equivalence with
+// gopacket.
 
 // tcpSeg is one TCP segment on its first link.
 type tcpSeg struct {
@@ -42,18 +43,19 @@ func tcpHeadersLen(flags int) int {
 	return 14 + 20 + 20
 }
 
-// put writes the segment's frame into f, which is tcpFrameLen bytes and
-// zeroed (the padding and the fields left at zero are not written); the
-// payload is in place already if placed.
-func (s *tcpSeg) put(f []byte, payload []byte, placed bool) {
+// put writes the segment's frame into f, which is tcpFrameLen bytes:
+// headers, payload and padding, every byte of it (f may hold an earlier
+// frame). The payload is copied and summed in one pass (copySum).
+func (s *tcpSeg) put(f []byte, payload []byte) {
 	_ = f[59]
-	copy(f[0:6], s.dstMAC)
-	copy(f[6:12], s.srcMAC)
-	f[12], f[13] = 0x08, 0x00 // IPv4
 	hl := 20
 	if s.flags&flagSYN != 0 {
 		hl = 24
 	}
+	clear(f[:34+hl])
+	copy(f[0:6], s.dstMAC)
+	copy(f[6:12], s.srcMAC)
+	f[12], f[13] = 0x08, 0x00 // IPv4
 	// IPv4.
 	ip := f[14:34]
 	ip[0] = 0x45
@@ -81,16 +83,57 @@ func (s *tcpSeg) put(f []byte, payload []byte, placed bool) {
 		t[20], t[21] = 2, 4 // MSS
 		binary.BigEndian.PutUint16(t[22:], uint16(s.mss))
 	}
-	if !placed {
-		copy(f[34+hl:], payload)
-	}
-	// The checksum: the pseudo-header, the header, the payload (which
-	// starts at an even offset: hl is).
+	// The payload, summed as it is copied (it starts at an even offset:
+	// hl is), and the padding.
+	ps := copySum(f[34+hl:], payload)
+	clear(f[34+hl+len(payload):])
+	// The checksum: the pseudo-header, the header, the payload.
 	c := uint64(binary.BigEndian.Uint32(s.src[:])) + uint64(binary.BigEndian.Uint32(s.dst[:])) +
-		6 + uint64(hl+len(payload))
+		6 + uint64(hl+len(payload)) + ps
 	c = csumAdd(t, c)
-	c = csumAdd(payload, c)
 	binary.BigEndian.PutUint16(t[16:], ^csumFold(c))
+}
+
+// copySum copies src to the start of dst and returns src's ones'-complement
+// sum as csumAdd(src, 0) would, folded to 16 bits. It sums the words as
+// they are loaded, in the machine's little-endian order, and swaps the
+// folded sum's bytes at the end: a ones'-complement sum does not depend on
+// the byte order (RFC 1071, 2.B).
+func copySum(dst, src []byte) uint64 {
+	dst = dst[:len(src)]
+	var c, carry uint64
+	for len(src) >= 32 && len(dst) >= 32 {
+		v0 := binary.LittleEndian.Uint64(src[0:])
+		v1 := binary.LittleEndian.Uint64(src[8:])
+		v2 := binary.LittleEndian.Uint64(src[16:])
+		v3 := binary.LittleEndian.Uint64(src[24:])
+		binary.LittleEndian.PutUint64(dst[0:], v0)
+		binary.LittleEndian.PutUint64(dst[8:], v1)
+		binary.LittleEndian.PutUint64(dst[16:], v2)
+		binary.LittleEndian.PutUint64(dst[24:], v3)
+		c, carry = bits.Add64(c, v0, carry)
+		c, carry = bits.Add64(c, v1, carry)
+		c, carry = bits.Add64(c, v2, carry)
+		c, carry = bits.Add64(c, v3, carry)
+		src, dst = src[32:], dst[32:]
+	}
+	for len(src) >= 8 && len(dst) >= 8 {
+		v := binary.LittleEndian.Uint64(src)
+		binary.LittleEndian.PutUint64(dst, v)
+		c, carry = bits.Add64(c, v, carry)
+		src, dst = src[8:], dst[8:]
+	}
+	// The last 0 to 7 bytes: byte i is bits 8i to 8i+7 of a
+	// little-endian word.
+	copy(dst, src)
+	var v uint64
+	for i, b := range src {
+		v |= uint64(b) << (8 * i)
+	}
+	c, carry = bits.Add64(c, v, carry)
+	c, carry = bits.Add64(c, 0, carry)
+	c += carry
+	return uint64(bits.ReverseBytes16(csumFold(c)))
 }
 
 // csumAdd adds b, as big-endian 16-bit words (an odd last byte the high half
@@ -136,38 +179,10 @@ func csumFold(c uint64) uint16 {
 	return uint16(c)
 }
 
-// segPlan is a segment a write sends: its frame is laid out before it is
-// built (layOut).
+// segPlan is a segment a write sends.
 type segPlan struct {
 	from     int
 	seq, ack uint32
 	flags    int
 	payload  []byte
-}
-
-// zeros are the bytes of a frame layOut leaves for put: its headers and
-// its padding.
-var zeros [64]byte
-
-// layOut returns the frames of plans, one after the other, in one
-// allocation: each tcpFrameLen bytes, with its payload in place and zeros
-// elsewhere. bytes.Join copies every byte once and does not clear the
-// memory first, as a make would. The memory is never reused: a capture
-// may keep a frame (Packet.Data). pieces is scratch.
-func layOut(plans []segPlan, pieces *[][]byte) []byte {
-	ps := (*pieces)[:0]
-	for _, p := range plans {
-		h := tcpHeadersLen(p.flags)
-		ps = append(ps, zeros[:h])
-		if len(p.payload) > 0 {
-			ps = append(ps, p.payload)
-		}
-		if pad := tcpFrameLen(p.flags, len(p.payload)) - h - len(p.payload); pad > 0 {
-			ps = append(ps, zeros[:pad])
-		}
-	}
-	buf := bytes.Join(ps, nil)
-	clear(ps)
-	*pieces = ps[:0]
-	return buf
 }

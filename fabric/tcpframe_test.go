@@ -36,28 +36,25 @@ func gopacketSegment(s tcpSeg, payload []byte) []byte {
 
 func handSegment(s tcpSeg, payload []byte) []byte {
 	f := make([]byte, tcpFrameLen(s.flags, len(payload)))
-	s.put(f, payload, false)
+	s.put(f, payload)
 	return f
 }
 
-// laidOutSegments are segments' frames as send builds them: laid out
-// together by layOut, the payloads in place, then put.
+// laidOutSegments are segments' frames as send builds them: one after the
+// other in a scratch buffer that held earlier frames (here: garbage), so
+// that put must write every byte.
 func laidOutSegments(ss []tcpSeg, payloads [][]byte) [][]byte {
-	plans := make([]segPlan, len(ss))
+	n := 0
 	for k, s := range ss {
-		plans[k] = segPlan{flags: s.flags, payload: payloads[k]}
+		n += tcpFrameLen(s.flags, len(payloads[k]))
 	}
-	var pieces [][]byte
-	buf := layOut(plans, &pieces)
+	buf := bytes.Repeat([]byte{0xa5}, n)
 	var out [][]byte
 	for k, s := range ss {
 		n := tcpFrameLen(s.flags, len(payloads[k]))
-		s.put(buf[:n:n], payloads[k], true)
+		s.put(buf[:n:n], payloads[k])
 		out = append(out, buf[:n:n])
 		buf = buf[n:]
-	}
-	if len(buf) != 0 {
-		panic("layOut: frames too long")
 	}
 	return out
 }
@@ -165,6 +162,29 @@ func TestCsumAddMatchesGopacket(t *testing.T) {
 			want := gopacket.FoldChecksum(gopacket.ComputeChecksum(b, uint32(init)))
 			if got := ^csumFold(csumAdd(b, init)); got != want {
 				t.Fatalf("%d bytes: %#x, want %#x", n, got, want)
+			}
+		}
+	}
+}
+
+// copySum copies and sums as copy and csumAdd do, whatever the length and
+// contents.
+func TestCopySumMatchesCsumAdd(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for n := range 300 {
+		for _, fill := range []func() byte{func() byte { return 0 }, func() byte { return 0xff }, func() byte { return byte(r.Uint32()) }} {
+			b := make([]byte, n)
+			for k := range b {
+				b[k] = fill()
+			}
+			dst := bytes.Repeat([]byte{0xa5}, n+3)
+			init := uint64(r.Uint32() & 0xffff)
+			want := ^csumFold(csumAdd(b, init))
+			if got := ^csumFold(copySum(dst, b) + init); got != want {
+				t.Fatalf("%d bytes: %#x, want %#x", n, got, want)
+			}
+			if !bytes.Equal(dst[:n], b) || !bytes.Equal(dst[n:], []byte{0xa5, 0xa5, 0xa5}) {
+				t.Fatalf("%d bytes: copied %x", n, dst)
 			}
 		}
 	}

@@ -48,11 +48,11 @@ type tcpWire struct {
 	// ending is how the flow was reset, once it was: what a bridge tells
 	// the other process (bridge.go).
 	ending rstInfo
-	// plans, pieces and ds are send's scratch, reused from one write to
-	// the next (made at the first write a capture sees).
-	plans  []segPlan
-	pieces [][]byte
-	ds     []delivery
+	// plans, ds and buf (the frames) are send's scratch, reused from one
+	// write to the next (made at the first write a capture sees).
+	plans []segPlan
+	ds    []delivery
+	buf   []byte
 }
 
 // rstKind is how a flow was reset.
@@ -173,8 +173,9 @@ func (w *tcpWire) watched() bool {
 }
 
 // segment appends one segment of end from, sent by node along hs. f is
-// its frame laid out by layOut (the payload in place, the rest zeros), or
-// nil for a frame of its own.
+// where its frames go, tcpFrameLen bytes for every hop one after the other
+// (the flow's scratch: whatever it held is overwritten), or nil for frames
+// of their own.
 func (w *tcpWire) segment(ds []delivery, f []byte, from int, hs []hop, node *Node, seq, ack uint32, flags int, payload []byte) []delivery {
 	src, dst := w.addr[from], w.addr[1-from]
 	if !src.Addr().Is4() || !dst.Addr().Is4() {
@@ -186,15 +187,17 @@ func (w *tcpWire) segment(ds []delivery, f []byte, from int, hs []hop, node *Nod
 	}
 	s := tcpSeg{srcMAC: hwAddr(hs[0].out), dstMAC: hwAddr(hs[0].in), src: src.Addr().As4(), dst: dst.Addr().As4(),
 		ttl: node.cfg.TTL, id: id, sport: src.Port(), dport: dst.Port(), seq: seq, ack: ack, flags: flags, mss: w.mss}
-	placed := f != nil
-	if !placed {
-		f = make([]byte, tcpFrameLen(flags, len(payload)))
+	n := tcpFrameLen(flags, len(payload))
+	if f == nil {
+		f = make([]byte, n*len(hs))
 	}
-	s.put(f, payload, placed)
+	first := f[:n:n]
+	s.put(first, payload)
 	for k, h := range hs {
-		g := f
+		g := first
 		if k > 0 {
-			g = rehop(f, h, s.ttl-k)
+			g = f[k*n : (k+1)*n : (k+1)*n]
+			rehopInto(g, first, h, s.ttl-k)
 		}
 		ds = append(ds, delivery{iface: h.out, out: true, data: g}, delivery{iface: h.in, out: false, data: g})
 	}
@@ -266,16 +269,28 @@ func (w *tcpWire) send(from int, b []byte, count bool) {
 			plans = append(plans, segPlan{to, ack, seq + uint32(end), flagACK, nil})
 		}
 	}
-	// One allocation for all the frames, payloads copied in; the
-	// scratch slices are the flow's, kept for its next write.
-	buf := layOut(plans, &w.pieces)
-	ds := w.ds[:0]
+	// The frames go into the flow's scratch buffer, reused from one
+	// write to the next, as are the other scratch slices: a capture sees
+	// a frame only while deliver calls it (Packet.Data).
+	size := 0
 	for _, p := range plans {
-		n := tcpFrameLen(p.flags, len(p.payload))
 		hs := fwd
 		if p.from != from {
 			hs = rev
 		}
+		size += tcpFrameLen(p.flags, len(p.payload)) * len(hs)
+	}
+	if cap(w.buf) < size {
+		w.buf = make([]byte, size)
+	}
+	buf := w.buf[:size]
+	ds := w.ds[:0]
+	for _, p := range plans {
+		hs := fwd
+		if p.from != from {
+			hs = rev
+		}
+		n := tcpFrameLen(p.flags, len(p.payload)) * len(hs)
 		ds = w.segment(ds, buf[:n:n], p.from, hs, w.node[p.from], p.seq, p.ack, p.flags, p.payload)
 		buf = buf[n:]
 	}
@@ -283,7 +298,13 @@ func (w *tcpWire) send(from int, b []byte, count bool) {
 	clear(plans)
 	clear(ds)
 	w.plans, w.ds = plans[:0], ds[:0]
+	if cap(w.buf) > maxWireScratch {
+		w.buf = nil // a huge write's: not kept for the flow's life
+	}
 }
+
+// maxWireScratch is the most frame bytes a flow keeps between writes.
+const maxWireScratch = 4 << 20
 
 // closeByApp is Conn.Close's FIN: a split flow's is sent by its bridge,
 // after the bytes written before it.

@@ -83,16 +83,38 @@ type liveCapture struct {
 	stopped time.Time
 	ring    []capturedFrame // ring[head:] are kept, oldest first
 	head    int
-	bytes   int64
-	seen    uint64
-	dropped uint64
+	// slabs hold the kept frames' bytes, copied one after the other into
+	// chunks of slabSize (a bigger frame gets a chunk of its own):
+	// slabs[0] is chunk number slabBase, the last is being filled. A
+	// chunk is dropped once the ring let go of its frames; it is reused
+	// (free) only if no pcap snapshot, which reads frames without the
+	// lock, is under way (readers). Neither the ring nor the chunks hold
+	// pointers for the GC to scan, and a frame costs no allocation of its
+	// own.
+	slabs    [][]byte
+	slabBase int
+	slabSize int
+	free     [][]byte
+	readers  int
+	bytes    int64
+	seen     uint64
+	dropped  uint64
 }
 
+// capturedFrame is a kept frame: its time, its length on the wire, and
+// where its (snaplen-cut) bytes are: slab (a chunk number), off, n.
 type capturedFrame struct {
-	t    time.Time
-	data []byte
+	sec  int64
+	nsec int32
+	n    int32
+	off  int32
+	slab int
 	len  int
 }
+
+// captureSlab is the size of the chunks a ring's frames are copied into
+// (less for a ring bounded to less).
+const captureSlab = 1 << 20
 
 // StartCapture captures on one interface of a node (a host or CVM
 // reference, or a gateway's or filer's name), or on all of them when
@@ -153,7 +175,8 @@ func hasInterface(n *fabric.Node, iface string) bool {
 	return false
 }
 
-// add keeps a frame; it runs on the data path, so it only appends.
+// add keeps a frame; it runs on the data path, so it only copies the
+// frame (p.Data is valid only during the callback) and appends.
 func (c *liveCapture) add(p fabric.Packet) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -163,22 +186,59 @@ func (c *liveCapture) add(p fabric.Packet) {
 	c.seen++
 	data := p.Data
 	if len(data) > c.view.Snaplen {
-		// A copy: a slice would keep the whole frame alive.
-		data = slices.Clone(data[:c.view.Snaplen])
+		data = data[:c.view.Snaplen]
 	}
-	c.ring = append(c.ring, capturedFrame{t: p.Time, data: data, len: p.Len})
+	k, off := c.carve(len(data))
+	copy(c.slabs[k-c.slabBase][off:], data)
+	c.ring = append(c.ring, capturedFrame{sec: p.Time.Unix(), nsec: int32(p.Time.Nanosecond()),
+		n: int32(len(data)), off: int32(off), slab: k, len: p.Len})
 	c.bytes += int64(len(data))
 	for c.head < len(c.ring) && (c.bytes > c.view.MaxBytes || c.view.MaxPackets > 0 && len(c.ring)-c.head > c.view.MaxPackets) {
-		c.bytes -= int64(len(c.ring[c.head].data))
-		c.ring[c.head] = capturedFrame{}
+		c.bytes -= int64(c.ring[c.head].n)
 		c.head++
 		c.dropped++
+	}
+	// Drop the chunks before the oldest kept frame's (all but the last
+	// when none is kept).
+	keep := c.slabBase + len(c.slabs) - 1
+	if c.head < len(c.ring) {
+		keep = c.ring[c.head].slab
+	}
+	for c.slabBase < keep {
+		if c.readers == 0 && len(c.free) < 2 && cap(c.slabs[0]) == c.slabSize {
+			c.free = append(c.free, c.slabs[0][:0])
+		}
+		c.slabs[0] = nil
+		c.slabs = c.slabs[1:]
+		c.slabBase++
 	}
 	if c.head > len(c.ring)/2 {
 		// Compact now and then: appends stay amortised O(1).
 		c.ring = append(c.ring[:0], c.ring[c.head:]...)
 		c.head = 0
 	}
+}
+
+// carve makes room for n bytes at the end of the last chunk, or in a new
+// one, and returns the chunk's number and the offset; it needs c.mu.
+func (c *liveCapture) carve(n int) (slab, off int) {
+	last := len(c.slabs) - 1
+	if last < 0 || cap(c.slabs[last])-len(c.slabs[last]) < n {
+		if c.slabSize == 0 {
+			c.slabSize = int(min(captureSlab, max(c.view.MaxBytes, 4<<10)))
+		}
+		var chunk []byte
+		if k := len(c.free) - 1; k >= 0 && n <= c.slabSize {
+			chunk, c.free[k], c.free = c.free[k], nil, c.free[:k]
+		} else {
+			chunk = make([]byte, 0, max(c.slabSize, n))
+		}
+		c.slabs = append(c.slabs, chunk)
+		last++
+	}
+	off = len(c.slabs[last])
+	c.slabs[last] = c.slabs[last][:off+n]
+	return c.slabBase + last, off
 }
 
 func (c *liveCapture) snapshot() CaptureView {
@@ -282,14 +342,22 @@ func (l *Lab) CapturePcap(id string, w io.Writer) error {
 	}
 	c.mu.Lock()
 	frames := slices.Clone(c.ring[c.head:])
+	slabs, base := slices.Clone(c.slabs), c.slabBase
+	c.readers++ // the chunks it reads are not reused until it is done
 	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.readers--
+		c.mu.Unlock()
+	}()
 	pw := pcapgo.NewWriterNanos(w)
 	if err := pw.WriteFileHeader(uint32(c.view.Snaplen), layers.LinkTypeEthernet); err != nil {
 		return err
 	}
 	for _, f := range frames {
-		ci := gopacket.CaptureInfo{Timestamp: f.t, CaptureLength: len(f.data), Length: f.len}
-		if err := pw.WritePacket(ci, f.data); err != nil {
+		data := slabs[f.slab-base][f.off : f.off+f.n]
+		ci := gopacket.CaptureInfo{Timestamp: time.Unix(f.sec, int64(f.nsec)), CaptureLength: len(data), Length: f.len}
+		if err := pw.WritePacket(ci, data); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,7 +47,8 @@ type Device struct {
 	// "any" device cannot be promiscuous); -p silences it.
 	Warning string
 	// Capture delivers the device's frames to fn until stop; fn must not
-	// block. Nil: a device that never sees a packet (lo).
+	// block. A Packet's Data may be valid only during the call: fn copies
+	// what it keeps. Nil: a device that never sees a packet (lo).
 	Capture func(fn func(Packet)) (stop func())
 	// MAC is the hardware address of a named interface, for the cooked
 	// header's packet type.
@@ -452,9 +454,26 @@ type capture struct {
 	recv   atomic.Int64 // accepted by the filter ("received by filter")
 	drop   atomic.Int64 // accepted but the queue was full
 	closed atomic.Bool
+	// slab is where keep copies frames: carved one after the other, a
+	// new chunk when it is full (the queued frames keep the old one).
+	mu   sync.Mutex
+	slab []byte
 }
 
 func newCapture(n int) *capture { return &capture{queue: make(chan frame, n)} }
+
+// keep copies a frame for the queue, without an allocation of its own.
+func (c *capture) keep(data []byte) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cap(c.slab)-len(c.slab) < len(data) {
+		// 4 KiB first, doubling up to 64 KiB: a short capture stays small.
+		c.slab = make([]byte, 0, max(min(2*cap(c.slab), 64<<10), 4<<10, len(data)))
+	}
+	n := len(c.slab)
+	c.slab = append(c.slab, data...)
+	return c.slab[n:len(c.slab):len(c.slab)]
+}
 
 // offer runs on the capture's data path: it must not block.
 func (c *capture) offer(r *run, dev Device, flt *Filter, p Packet) {
@@ -489,6 +508,11 @@ func (c *capture) offer(r *run, dev Device, flt *Filter, p Packet) {
 	c.recv.Add(1)
 	if len(data) > r.o.snaplen {
 		data = data[:r.o.snaplen]
+	}
+	if len(data) > 0 && &data[0] == &p.Data[0] {
+		// p.Data is valid only during the callback: the queue keeps a
+		// copy of what it prints (a cooked frame is one already).
+		data = c.keep(data)
 	}
 	select {
 	case c.queue <- frame{ts: p.Time, data: data, wire: wire}:

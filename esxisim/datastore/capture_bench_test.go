@@ -104,27 +104,64 @@ func BenchmarkNFSCapture(b *testing.B) {
 	}
 }
 
-// benchRing keeps frames as harness/capture.go's ring does: appended under
-// a lock, the oldest dropped beyond max bytes.
+// benchRing keeps frames as harness/capture.go's ring does: each copied
+// (Packet.Data is valid only during the callback) into 1 MiB chunks carved
+// one after the other, its place appended under a lock, the oldest dropped
+// beyond max bytes with the chunks they leave empty.
 type benchRing struct {
-	mu    sync.Mutex
-	ring  []fabric.Packet
-	head  int
-	bytes int
-	max   int
-	seen  uint64
+	mu       sync.Mutex
+	ring     []benchFrame
+	head     int
+	slabs    [][]byte
+	slabBase int
+	free     [][]byte // dropped chunks, for the next ones
+	bytes    int
+	max      int
+	seen     uint64
+}
+
+type benchFrame struct {
+	sec       int64
+	nsec      int32
+	n, off    int32
+	slab, len int
 }
 
 func (r *benchRing) add(p fabric.Packet) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.seen++
-	r.ring = append(r.ring, p)
+	last := len(r.slabs) - 1
+	if last < 0 || cap(r.slabs[last])-len(r.slabs[last]) < len(p.Data) {
+		var c []byte
+		if n := len(r.free); n > 0 && cap(r.free[n-1]) >= len(p.Data) {
+			c, r.free = r.free[n-1][:0], r.free[:n-1]
+		} else {
+			c = make([]byte, 0, max(1<<20, len(p.Data)))
+		}
+		r.slabs = append(r.slabs, c)
+		last++
+	}
+	off := len(r.slabs[last])
+	r.slabs[last] = append(r.slabs[last], p.Data...)
+	r.ring = append(r.ring, benchFrame{sec: p.Time.Unix(), nsec: int32(p.Time.Nanosecond()),
+		n: int32(len(p.Data)), off: int32(off), slab: r.slabBase + last, len: p.Len})
 	r.bytes += len(p.Data)
 	for r.head < len(r.ring) && r.bytes > r.max {
-		r.bytes -= len(r.ring[r.head].Data)
-		r.ring[r.head] = fabric.Packet{}
+		r.bytes -= int(r.ring[r.head].n)
 		r.head++
+	}
+	keep := r.slabBase + len(r.slabs) - 1
+	if r.head < len(r.ring) {
+		keep = r.ring[r.head].slab
+	}
+	for r.slabBase < keep {
+		if len(r.free) < 2 {
+			r.free = append(r.free, r.slabs[0])
+		}
+		r.slabs[0] = nil
+		r.slabs = r.slabs[1:]
+		r.slabBase++
 	}
 	if r.head > len(r.ring)/2 {
 		r.ring = append(r.ring[:0], r.ring[r.head:]...)
