@@ -74,15 +74,16 @@ func TestReferenceGenesisPasses(t *testing.T) {
 	}
 }
 
-// buildBroken builds testdata/broken/NAME into a temporary directory.
-func buildBroken(t *testing.T, name string) string {
+// buildBroken builds testdata/broken into a temporary directory and
+// returns the command line that runs it broken the way mode says.
+func buildBroken(t *testing.T, mode string) string {
 	t.Helper()
-	exe := filepath.Join(t.TempDir(), name)
-	out, err := exec.Command("go", "build", "-o", exe, "./testdata/broken/"+name).CombinedOutput()
+	exe := filepath.Join(t.TempDir(), "broken")
+	out, err := exec.Command("go", "build", "-o", exe, "./testdata/broken").CombinedOutput()
 	if err != nil {
-		t.Fatalf("go build %s: %v\n%s", name, err, out)
+		t.Fatalf("go build broken: %v\n%s", err, out)
 	}
-	return exe
+	return "'" + exe + "' -mode " + mode
 }
 
 // failed returns the scenario's failed checks by name.
@@ -127,8 +128,7 @@ func wantFailed(t *testing.T, checks map[string]string, name string, says ...str
 // route in place (a) and never switches host A back (e).
 func TestBrokenNeverRemoveFails(t *testing.T) {
 	t.Parallel()
-	exe := buildBroken(t, "never-remove")
-	rep := run(t, Config{Autopath: "'" + exe + "'", Scenarios: []string{"a", "e"}})
+	rep := run(t, Config{Autopath: buildBroken(t, "never-remove"), Scenarios: []string{"a", "e"}})
 	if rep.Passed {
 		t.Fatal("the report passed")
 	}
@@ -143,8 +143,7 @@ func TestBrokenNeverRemoveFails(t *testing.T) {
 // and B to each other's dead CVMs when both fail.
 func TestBrokenFirstCVMFails(t *testing.T) {
 	t.Parallel()
-	exe := buildBroken(t, "first-cvm")
-	rep := run(t, Config{Autopath: "'" + exe + "'", Scenarios: []string{"i-two-cvms-down"}})
+	rep := run(t, Config{Autopath: buildBroken(t, "first-cvm"), Scenarios: []string{"i-two-cvms-down"}})
 	i := failed(t, rep, "i-two-cvms-down")
 	wantFailed(t, i, CheckNoDeadCVM,
 		"host NTNX-BLOCK1-A was routed 192.168.5.2/32 via 192.168.1.28", "while NTNX-BLOCK1-B-CVM was off",

@@ -1,7 +1,12 @@
-// Command first-cvm is a deliberately broken autopath for the
-// conformance kit's own tests: it routes a host whose CVM is down via
-// the first other CVM it finds, dead or not, and removes a route as soon
-// as the host's own CVM answers, without NfsTerminateConnection.
+// Command broken is a deliberately broken autopath for the conformance
+// kit's own tests, broken one of two ways (-mode):
+//
+//   - never-remove routes a host whose CVM is down to the first healthy
+//     CVM, and never removes a route again, so a route an operator injects
+//     stays and a host never switches back;
+//   - first-cvm routes a host whose CVM is down via the first other CVM it
+//     finds, dead or not, and removes a route as soon as the host's own
+//     CVM answers, without NfsTerminateConnection.
 //
 // It reads the kit's environment contract (docs/conformance.md) and
 // talks to the hosts over SSH like any implementation.
@@ -10,6 +15,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -26,6 +32,13 @@ type host struct{ name, addr string }
 func env(k string) string { return os.Getenv("AUTOPATHLAB_" + k) }
 
 func main() {
+	mode := flag.String("mode", "", "never-remove or first-cvm")
+	flag.Parse()
+	if *mode != "never-remove" && *mode != "first-cvm" {
+		fmt.Fprintln(os.Stderr, "usage: broken -mode never-remove|first-cvm")
+		os.Exit(2)
+	}
+	firstCVM := *mode == "first-cvm"
 	nh, _ := strconv.Atoi(env("HOSTS"))
 	nc, _ := strconv.Atoi(env("CVMS"))
 	var hosts []host
@@ -60,12 +73,13 @@ func main() {
 			switch {
 			case gw == "" && !up:
 				for _, t := range cvms {
-					if t.name != local.name { // the first one, dead or not
+					// first-cvm takes the first one, dead or not.
+					if t.name != local.name && (firstCVM || healthy(t)) {
 						run(c, clients, h, "esxcfg-route -a 192.168.5.2 255.255.255.255 "+t.ip)
 						break
 					}
 				}
-			case gw != "" && up:
+			case gw != "" && up && firstCVM: // never-remove never does
 				run(c, clients, h, "esxcfg-route -d 192.168.5.2 255.255.255.255 "+gw)
 			}
 		}
