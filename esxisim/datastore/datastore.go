@@ -86,7 +86,11 @@ type Datastore struct {
 	// The connection: cur is nil while there is none; ready is closed (and
 	// replaced) each time a new one is up; connecting is set while
 	// connectLoop runs.
-	cur        *rpcConn
+	cur *rpcConn
+	// last is the connection lost just before (lost), until the next
+	// connectLoop takes it: whether it ever answered decides that loop's
+	// pacing, whichever of lost and conn saw the failure first.
+	last       *rpcConn
 	ready      chan struct{}
 	connecting bool
 	connected  bool // a connection was up before: the next is a reconnect
@@ -204,7 +208,10 @@ func (d *Datastore) conn(ctx context.Context) (*rpcConn, error) {
 			return c, nil
 		}
 		prev := d.cur
-		d.cur = nil
+		if prev == nil {
+			prev = d.last
+		}
+		d.cur, d.last = nil, nil
 		if !d.connecting {
 			d.connecting = true
 			d.wg.Add(1)
@@ -225,7 +232,7 @@ func (d *Datastore) lost(c *rpcConn) {
 	c.fail(errors.New("connection lost"))
 	d.mu.Lock()
 	if d.cur == c {
-		d.cur = nil
+		d.cur, d.last = nil, c
 	}
 	d.mu.Unlock()
 }
@@ -240,6 +247,13 @@ func (d *Datastore) lost(c *rpcConn) {
 func (d *Datastore) connectLoop(prev *rpcConn, kick context.Context) {
 	defer d.wg.Done()
 	pace := prev != nil && !prev.hadReply()
+	if prev != nil && prev.kick != nil {
+		// A Reset since prev was dialled asked for a connection now:
+		// the wait after prev's failure is cut like any other, even
+		// when prev failed after the Reset (the kick this loop was
+		// started with is the new one).
+		kick = prev.kick
+	}
 	for {
 		start := d.clk.Now()
 		if pace && !d.pause(d.cfg.ReconnectInterval, kick) {
@@ -256,7 +270,9 @@ func (d *Datastore) connectLoop(prev *rpcConn, kick context.Context) {
 		stop()
 		cancel()
 		if err == nil {
-			d.connectDone(newRPCConn(nc, d.m.cred(), d.m.xidSeed()))
+			c := newRPCConn(nc, d.m.cred(), d.m.xidSeed())
+			c.kick = kick
+			d.connectDone(c)
 			return
 		}
 		if d.ctx.Err() != nil {

@@ -58,7 +58,20 @@ var errReset = errors.New("reset")
 // datastore needs a probe, having cut its waits short.
 func (d *Datastore) rush() bool {
 	d.mu.Lock()
-	if d.closed || (d.state == Accessible && !d.connecting) {
+	if d.closed {
+		d.mu.Unlock()
+		return false
+	}
+	// Every Reset ends the kick, a healthy datastore's too: its
+	// connection may have been reset already, the RST not yet read. When
+	// that loss is noticed, the redial after it finds the connection's
+	// kick ended and goes at once (connectLoop) rather than waiting out
+	// ReconnectInterval. A connection that failed a moment ago counts as
+	// none, even before the datastore has noticed.
+	d.kickCancel()
+	d.kick, d.kickCancel = context.WithCancel(context.Background())
+	live := d.cur != nil && d.cur.alive()
+	if d.state == Accessible && !d.connecting && live {
 		d.mu.Unlock()
 		return false
 	}
@@ -75,8 +88,6 @@ func (d *Datastore) rush() bool {
 	if apd && !d.cfg.DisableAPDHandling {
 		d.apdTimer = d.clk.AfterFunc(d.cfg.APDTimeout, d.apdTimeout)
 	}
-	d.kickCancel()
-	d.kick, d.kickCancel = context.WithCancel(context.Background())
 	cur := d.cur
 	d.mu.Unlock()
 	if apd && cur != nil {

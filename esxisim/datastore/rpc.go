@@ -68,6 +68,9 @@ type callHeader struct {
 type rpcConn struct {
 	c    net.Conn
 	cred rpc.Auth
+	// kick is the datastore's kick when this connection was dialled
+	// (connectLoop): ended if a Manager.Reset came after.
+	kick context.Context
 	// send carries framed records to the writer goroutine, so that a caller
 	// blocked behind a stalled flow can still give up on its ctx.
 	send chan []byte
