@@ -58,18 +58,21 @@ type captureRegistry struct {
 	mu sync.Mutex
 	// n counts the running captures: the data path's one check.
 	n atomic.Int32
-	// emit serialises deliveries, so that every capture sees packets in
-	// the order they were sent and with times that never go back.
-	emit sync.Mutex
+	// pipe delivers the frames, off the data path, in the order they
+	// were sent and with times that never go back (pipeline.go).
+	pipe pipeline
 }
 
 // Capture calls fn for every frame that leaves or reaches the interface,
-// in order. fn must not block: it runs on the data path (copy the packet
-// into a buffer or a channel with room, or drop it), and must not call
-// into the network but for stop. It is never called concurrently with
-// itself. p.Data is valid only until fn returns: fn copies what it keeps
-// (see Packet). stop (idempotent, callable from fn) ends the capture; a call
-// already under way on another goroutine may still finish after stop
+// in order. fn runs on the network's capture goroutine, off the data path
+// (pipeline.go), never concurrently with itself or another capture's fn;
+// it must not call into the network but for stop (and not SyncCaptures).
+// A slow fn slows the traffic it watches once the capture queue is full:
+// copy the packet into a buffer or a channel with room, or drop it.
+// p.Data is valid only until fn returns: fn copies what it keeps (see
+// Packet). stop (idempotent, callable from fn) ends the capture; frames
+// still queued when it is called are not delivered (SyncCaptures first to
+// have them), and a call of fn already under way may finish after stop
 // returns.
 //
 // An alias (eth1:1) is an interface of its own: the frames to and from its
@@ -125,16 +128,17 @@ type delivery struct {
 	data  []byte
 }
 
-// deliver hands frames to the captures of the interfaces they cross, in
-// order, all stamped with the same time.
+// deliver queues frames, built already, for the captures of the
+// interfaces they cross (pipeline.go).
 func (nw *Network) deliver(ds []delivery) {
-	if len(ds) == 0 {
-		return
+	if len(ds) > 0 {
+		nw.enqueue(&capJob{ds: ds})
 	}
-	r := &nw.capture
-	r.emit.Lock()
-	defer r.emit.Unlock()
-	now := nw.clock.Now()
+}
+
+// deliverNow hands frames to the captures of the interfaces they cross, in
+// order, all stamped with t; only the pipeline's goroutine calls it.
+func (nw *Network) deliverNow(now time.Time, ds []delivery) {
 	for _, d := range ds {
 		if d.iface.node.isRemote() {
 			continue // see watched

@@ -19,6 +19,7 @@ import (
 
 // recorder keeps what a capture saw.
 type recorder struct {
+	nw   *Network // synced before a take, when set
 	mu   sync.Mutex
 	pkts []Packet
 }
@@ -30,8 +31,12 @@ func (r *recorder) add(p Packet) {
 	r.pkts = append(r.pkts, p)
 }
 
-// take returns what was seen since the last take.
+// take returns what was seen since the last take, up to now: the frames
+// still in the capture pipeline are waited for.
 func (r *recorder) take() []Packet {
+	if r.nw != nil {
+		r.nw.SyncCaptures()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := r.pkts
@@ -40,7 +45,7 @@ func (r *recorder) take() []Packet {
 }
 
 func capture(t testing.TB, i *Interface) *recorder {
-	r := &recorder{}
+	r := &recorder{nw: i.node.net}
 	t.Cleanup(i.Capture(r.add))
 	return r
 }
@@ -477,7 +482,7 @@ func TestCaptureBlackholes(t *testing.T) {
 // nobody captures.
 func TestCaptureSubscriptions(t *testing.T) {
 	l := newTestLab(t)
-	var all recorder
+	all := recorder{nw: l.nw}
 	stopAll := l.cvmA.Capture(all.add)
 	require.True(t, l.nw.capturing())
 	n := 0
@@ -496,6 +501,7 @@ func TestCaptureSubscriptions(t *testing.T) {
 	require.NoError(t, err)
 	_, err = l.host.Echo(EchoRequest{Dst: ip("10.9.0.2")})
 	require.NoError(t, err)
+	l.nw.SyncCaptures()
 	require.Equal(t, 2, n, "stopped from its own callback")
 	var ifaces []string
 	for _, p := range all.take() {

@@ -20,8 +20,9 @@
 // Capture (capture.go) shows the model as a wire would: every packet that
 // crosses an interface as an Ethernet frame with real headers — a flow's
 // handshake, segments, ACKs, FIN and RST (wire.go), echo requests and
-// replies, ARP when a neighbour is learned — built with gopacket only
-// while someone captures on the interfaces it crosses.
+// replies, ARP when a neighbour is learned — built only while someone
+// captures on the interfaces it crosses, and then by the capture pipeline's
+// goroutine rather than the sender (pipeline.go).
 //
 // Flows are carried by a Transport. The in-memory transport joins nodes of
 // one process; nothing above this package may assume both ends of a flow
@@ -40,7 +41,9 @@
 // Locking: Network's flow lock (reeval) is taken first, by Dial, Reevaluate,
 // SetPowered and a remote flow's acceptance; it is held while Routers are
 // consulted, and never while waiting on a real connection. A flow's wire
-// lock comes next, then the network's capture delivery lock, under which
-// only capture callbacks run. Every other lock of the package is a leaf:
-// none is held while another is taken.
+// lock comes next, then the capture queue's lock (pipeline.go), where a
+// writer may wait for room while holding the first two: the capture
+// goroutine that makes the room takes neither, and runs the capture
+// callbacks under no lock of the package. Every other lock of the package
+// is a leaf: none is held while another is taken.
 package fabric

@@ -48,11 +48,6 @@ type tcpWire struct {
 	// ending is how the flow was reset, once it was: what a bridge tells
 	// the other process (bridge.go).
 	ending rstInfo
-	// plans, ds and buf (the frames) are send's scratch, reused from one
-	// write to the next (made at the first write a capture sees).
-	plans []segPlan
-	ds    []delivery
-	buf   []byte
 }
 
 // rstKind is how a flow was reset.
@@ -253,58 +248,16 @@ func (w *tcpWire) send(from int, b []byte, count bool) {
 		return
 	}
 	to := 1 - from
-	ack := w.next(to)
-	// A peer that has closed does not ACK: it answers RST (Conn.Write).
-	acks := !w.fin[to]
+	// The frames are built off the data path (pipeline.go): the writer
+	// only copies its bytes into the capture queue, with the numbers
+	// that fix the segments. A peer that has closed does not ACK: it
+	// answers RST (Conn.Write).
 	fwd, rev := w.wayLocked(from), w.wayLocked(to) // and the MSS
-	plans := w.plans[:0]
-	for off, n := 0, 1; off < len(b); off, n = off+w.mss, n+1 {
-		end := min(off+w.mss, len(b))
-		flags := flagACK
-		if end == len(b) {
-			flags |= flagPSH
-		}
-		plans = append(plans, segPlan{from, seq + uint32(off), ack, flags, b[off:end]})
-		if acks && (n%ackEvery == 0 || end == len(b)) {
-			plans = append(plans, segPlan{to, ack, seq + uint32(end), flagACK, nil})
-		}
-	}
-	// The frames go into the flow's scratch buffer, reused from one
-	// write to the next, as are the other scratch slices: a capture sees
-	// a frame only while deliver calls it (Packet.Data).
-	size := 0
-	for _, p := range plans {
-		hs := fwd
-		if p.from != from {
-			hs = rev
-		}
-		size += tcpFrameLen(p.flags, len(p.payload)) * len(hs)
-	}
-	if cap(w.buf) < size {
-		w.buf = make([]byte, size)
-	}
-	buf := w.buf[:size]
-	ds := w.ds[:0]
-	for _, p := range plans {
-		hs := fwd
-		if p.from != from {
-			hs = rev
-		}
-		n := tcpFrameLen(p.flags, len(p.payload)) * len(hs)
-		ds = w.segment(ds, buf[:n:n], p.from, hs, w.node[p.from], p.seq, p.ack, p.flags, p.payload)
-		buf = buf[n:]
-	}
-	w.nw.deliver(ds)
-	clear(plans)
-	clear(ds)
-	w.plans, w.ds = plans[:0], ds[:0]
-	if cap(w.buf) > maxWireScratch {
-		w.buf = nil // a huge write's: not kept for the flow's life
-	}
+	j := w.nw.capture.pipe.writeJob(len(b))
+	j.w, j.from, j.seq, j.ack, j.acks, j.fwd, j.rev = w, from, seq, w.next(to), !w.fin[to], fwd, rev
+	j.data = append(j.data, b...)
+	w.nw.enqueue(j)
 }
-
-// maxWireScratch is the most frame bytes a flow keeps between writes.
-const maxWireScratch = 4 << 20
 
 // closeByApp is Conn.Close's FIN: a split flow's is sent by its bridge,
 // after the bytes written before it.

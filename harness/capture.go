@@ -12,10 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
-
+	"github.com/autopathlab/autopathlab/capture"
 	"github.com/autopathlab/autopathlab/fabric"
 	"github.com/autopathlab/autopathlab/shell"
 )
@@ -38,8 +35,8 @@ type CaptureOptions struct {
 
 // Capture defaults.
 const (
-	DefaultSnaplen         = 262144
-	DefaultCaptureMaxBytes = 64 << 20
+	DefaultSnaplen         = capture.DefaultSnaplen
+	DefaultCaptureMaxBytes = capture.DefaultMaxBytes
 )
 
 // CaptureView is one capture.
@@ -69,6 +66,8 @@ type captureSet struct {
 	mu   sync.Mutex
 	next int
 	m    map[string]*liveCapture
+	// mem is the memory of removed captures' rings, for the next ones.
+	mem capture.Memory
 }
 
 func (l *Lab) captures() *captureSet { return &l.caps }
@@ -77,44 +76,15 @@ func (l *Lab) captures() *captureSet { return &l.caps }
 type liveCapture struct {
 	view CaptureView // ID, Node, Interface, bounds, Started: fixed
 	stop func()
+	ring *capture.Ring
+	// sync waits for the frames still on their way to the ring
+	// (fabric's capture pipeline).
+	sync func()
 
 	mu      sync.Mutex
 	running bool
 	stopped time.Time
-	ring    []capturedFrame // ring[head:] are kept, oldest first
-	head    int
-	// slabs hold the kept frames' bytes, copied one after the other into
-	// chunks of slabSize (a bigger frame gets a chunk of its own):
-	// slabs[0] is chunk number slabBase, the last is being filled. A
-	// chunk is dropped once the ring let go of its frames; it is reused
-	// (free) only if no pcap snapshot, which reads frames without the
-	// lock, is under way (readers). Neither the ring nor the chunks hold
-	// pointers for the GC to scan, and a frame costs no allocation of its
-	// own.
-	slabs    [][]byte
-	slabBase int
-	slabSize int
-	free     [][]byte
-	readers  int
-	bytes    int64
-	seen     uint64
-	dropped  uint64
 }
-
-// capturedFrame is a kept frame: its time, its length on the wire, and
-// where its (snaplen-cut) bytes are: slab (a chunk number), off, n.
-type capturedFrame struct {
-	sec  int64
-	nsec int32
-	n    int32
-	off  int32
-	slab int
-	len  int
-}
-
-// captureSlab is the size of the chunks a ring's frames are copied into
-// (less for a ring bounded to less).
-const captureSlab = 1 << 20
 
 // StartCapture captures on one interface of a node (a host or CVM
 // reference, or a gateway's or filer's name), or on all of them when
@@ -156,10 +126,12 @@ func (l *Lab) StartCapture(node, iface string, o CaptureOptions) (CaptureView, e
 	}
 	cs.next++
 	c := &liveCapture{running: true, view: CaptureView{ID: strconv.Itoa(cs.next), Node: name, Interface: iface,
-		Snaplen: o.Snaplen, MaxPackets: o.MaxPackets, MaxBytes: o.MaxBytes, Started: l.Clock.Now()}}
+		Snaplen: o.Snaplen, MaxPackets: o.MaxPackets, MaxBytes: o.MaxBytes, Started: l.Clock.Now()},
+		ring: capture.NewRing(capture.Options{Snaplen: o.Snaplen, MaxPackets: o.MaxPackets, MaxBytes: o.MaxBytes, Memory: &cs.mem}),
+		sync: n.Network().SyncCaptures}
 	c.stop = n.Capture(func(p fabric.Packet) {
 		if iface == "" || p.Iface == iface || baseIface(p.Iface) == iface {
-			c.add(p)
+			c.ring.Add(p.Time, p.Data, p.Len)
 		}
 	})
 	cs.m[c.view.ID] = c
@@ -175,83 +147,22 @@ func hasInterface(n *fabric.Node, iface string) bool {
 	return false
 }
 
-// add keeps a frame; it runs on the data path, so it only copies the
-// frame (p.Data is valid only during the callback) and appends.
-func (c *liveCapture) add(p fabric.Packet) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.running {
-		return
-	}
-	c.seen++
-	data := p.Data
-	if len(data) > c.view.Snaplen {
-		data = data[:c.view.Snaplen]
-	}
-	k, off := c.carve(len(data))
-	copy(c.slabs[k-c.slabBase][off:], data)
-	c.ring = append(c.ring, capturedFrame{sec: p.Time.Unix(), nsec: int32(p.Time.Nanosecond()),
-		n: int32(len(data)), off: int32(off), slab: k, len: p.Len})
-	c.bytes += int64(len(data))
-	for c.head < len(c.ring) && (c.bytes > c.view.MaxBytes || c.view.MaxPackets > 0 && len(c.ring)-c.head > c.view.MaxPackets) {
-		c.bytes -= int64(c.ring[c.head].n)
-		c.head++
-		c.dropped++
-	}
-	// Drop the chunks before the oldest kept frame's (all but the last
-	// when none is kept).
-	keep := c.slabBase + len(c.slabs) - 1
-	if c.head < len(c.ring) {
-		keep = c.ring[c.head].slab
-	}
-	for c.slabBase < keep {
-		if c.readers == 0 && len(c.free) < 2 && cap(c.slabs[0]) == c.slabSize {
-			c.free = append(c.free, c.slabs[0][:0])
-		}
-		c.slabs[0] = nil
-		c.slabs = c.slabs[1:]
-		c.slabBase++
-	}
-	if c.head > len(c.ring)/2 {
-		// Compact now and then: appends stay amortised O(1).
-		c.ring = append(c.ring[:0], c.ring[c.head:]...)
-		c.head = 0
-	}
-}
-
-// carve makes room for n bytes at the end of the last chunk, or in a new
-// one, and returns the chunk's number and the offset; it needs c.mu.
-func (c *liveCapture) carve(n int) (slab, off int) {
-	last := len(c.slabs) - 1
-	if last < 0 || cap(c.slabs[last])-len(c.slabs[last]) < n {
-		if c.slabSize == 0 {
-			c.slabSize = int(min(captureSlab, max(c.view.MaxBytes, 4<<10)))
-		}
-		var chunk []byte
-		if k := len(c.free) - 1; k >= 0 && n <= c.slabSize {
-			chunk, c.free[k], c.free = c.free[k], nil, c.free[:k]
-		} else {
-			chunk = make([]byte, 0, max(c.slabSize, n))
-		}
-		c.slabs = append(c.slabs, chunk)
-		last++
-	}
-	off = len(c.slabs[last])
-	c.slabs[last] = c.slabs[last][:off+n]
-	return c.slabBase + last, off
-}
-
+// snapshot is the capture's view, with every frame sent before it.
 func (c *liveCapture) snapshot() CaptureView {
+	c.sync()
+	st := c.ring.Stats()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v := c.view
 	v.Running, v.Stopped = c.running, c.stopped
-	v.Packets, v.Bytes, v.Seen, v.Dropped = len(c.ring)-c.head, c.bytes, c.seen, c.dropped
+	v.Packets, v.Bytes, v.Seen, v.Dropped = st.Packets, st.Bytes, st.Seen, st.Dropped
 	return v
 }
 
 func (c *liveCapture) halt(now time.Time) {
+	c.sync() // what was sent before the stop is the capture's
 	c.stop()
+	c.ring.Close()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.running {
@@ -325,6 +236,7 @@ func (l *Lab) RemoveCapture(id string) error {
 		return err
 	}
 	c.halt(l.Clock.Now())
+	c.ring.Release()
 	cs := l.captures()
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
@@ -340,28 +252,8 @@ func (l *Lab) CapturePcap(id string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	frames := slices.Clone(c.ring[c.head:])
-	slabs, base := slices.Clone(c.slabs), c.slabBase
-	c.readers++ // the chunks it reads are not reused until it is done
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.readers--
-		c.mu.Unlock()
-	}()
-	pw := pcapgo.NewWriterNanos(w)
-	if err := pw.WriteFileHeader(uint32(c.view.Snaplen), layers.LinkTypeEthernet); err != nil {
-		return err
-	}
-	for _, f := range frames {
-		data := slabs[f.slab-base][f.off : f.off+f.n]
-		ci := gopacket.CaptureInfo{Timestamp: time.Unix(f.sec, int64(f.nsec)), CaptureLength: len(data), Length: f.len}
-		if err := pw.WritePacket(ci, data); err != nil {
-			return err
-		}
-	}
-	return nil
+	c.sync()
+	return c.ring.WritePcap(w)
 }
 
 // dropCaptures stops and forgets every capture, and numbers new ones from
@@ -372,6 +264,7 @@ func (l *Lab) dropCaptures() {
 	defer cs.mu.Unlock()
 	for _, c := range cs.m {
 		c.halt(l.Clock.Now())
+		c.ring.Release()
 	}
 	cs.m, cs.next = nil, 0
 }

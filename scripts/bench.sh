@@ -17,6 +17,10 @@ go test -run='^$' -bench=LabStartScale -benchtime=3x -count="$count" ./harness |
 # Seed 001's failover with Genesis stepped: the emulator's reaction time.
 go test -run='^$' -bench=FailoverOutage -benchtime=3x -count="$count" ./harness | tee -a "$out"
 ./nfs/bench/ganesha.sh | tee -a "$out"
+# The cost of a packet capture on NFS throughput: no capture, a capture
+# elsewhere, a counting capture and the control API's ring on the NFS
+# path, taking turns in one run (ratios to no capture).
+go test -run='^$' -bench='^BenchmarkNFSCapture$' -benchtime=10x -count="$count" ./esxisim/datastore | tee -a "$out"
 # The control API's reset (goal <= 10 ms) and the event log's throughput.
 go test -run='^$' -bench='^Benchmark(Reset|EventThroughput)$' -count="$count" ./harness | tee -a "$out"
 # lab conform: the whole scenario set with the reference Genesis at time

@@ -2,11 +2,13 @@ package datastore
 
 import (
 	"os"
-	"sync"
+	"runtime"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/autopathlab/autopathlab/capture"
 	"github.com/autopathlab/autopathlab/fabric"
 )
 
@@ -17,14 +19,19 @@ import (
 //   - none: nobody captures (the baseline),
 //   - unrelated: a capture on an interface the NFS flow does not cross
 //     (host A's vmk0),
-//   - vmk1-count: a capture on vmk1 whose callback only counts frames,
-//   - vmk1-ring: a capture on vmk1 that keeps the frames in a bounded ring,
-//     as harness/capture.go does.
+//   - count: a capture on vmk1 whose callback only counts frames,
+//   - ring: a capture on vmk1 that keeps every full frame in a ring as the
+//     control API does (capture.Ring, 64 MiB, a new one for each
+//     transfer, released after it into the Memory the next one takes).
 //
-// Each case after the first also reports x_none, its time per op over the
-// baseline's measured in the same run (1.25 is a 25 % capture cost):
+// The cases take turns within each iteration, each after a collection of
+// the heap and each iteration starting with another, so that a noisy
+// machine's drift falls on all of them alike. The metrics are each case's
+// median time per transfer (<case>-ms) and its ratio to none's (<case>-x;
+// 1.25 is a 25 % capture cost), and ring-first-x, the first ring's ratio:
+// its memory was new to the process.
 //
-//	go test -run '^$' -bench BenchmarkNFSCapture -benchtime 5x ./esxisim/datastore
+//	go test -run '^$' -bench BenchmarkNFSCapture -benchtime 10x ./esxisim/datastore
 func BenchmarkNFSCapture(b *testing.B) {
 	const (
 		total = 32 << 20
@@ -44,133 +51,99 @@ func BenchmarkNFSCapture(b *testing.B) {
 		wbuf[i] = byte(i * 7)
 	}
 	rbuf := make([]byte, chunk)
+	transfer := func() {
+		for off := int64(0); off < total; off += chunk {
+			if _, err := f.WriteAt(wbuf, off); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for off := int64(0); off < total; off += chunk {
+			if _, err := f.ReadAt(rbuf, off); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 	// Warm up: the file at its full size, the flow and the buffers
 	// grown, so that the first case is not the one that pays for them.
-	for off := int64(0); off < total; off += chunk {
-		if _, err := f.WriteAt(wbuf, off); err != nil {
-			b.Fatal(err)
-		}
-	}
+	transfer()
 	host := l.Host.Node()
-	var baseline time.Duration // the none case's time per op
-
+	var mem capture.Memory // as the lab's captures share theirs
 	cases := []struct {
 		name  string
-		start func() (stop func(), frames func() uint64)
+		start func() (stop func() uint64)
 	}{
-		{"none", func() (func(), func() uint64) { return func() {}, func() uint64 { return 0 } }},
-		{"unrelated", func() (func(), func() uint64) {
-			var n atomic.Uint64
-			stop := host.Interface("vmk0").Capture(func(fabric.Packet) { n.Add(1) })
-			return stop, n.Load
-		}},
-		{"vmk1-count", func() (func(), func() uint64) {
-			var n atomic.Uint64
-			stop := host.Interface("vmk1").Capture(func(fabric.Packet) { n.Add(1) })
-			return stop, n.Load
-		}},
-		{"vmk1-ring", func() (func(), func() uint64) {
-			r := &benchRing{max: 64 << 20}
-			stop := host.Interface("vmk1").Capture(r.add)
-			return stop, r.count
-		}},
-	}
-	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			stop, frames := c.start()
-			defer stop()
-			b.SetBytes(2 * total)
-			b.ReportAllocs()
-			for b.Loop() {
-				for off := int64(0); off < total; off += chunk {
-					if _, err := f.WriteAt(wbuf, off); err != nil {
-						b.Fatal(err)
-					}
-				}
-				for off := int64(0); off < total; off += chunk {
-					if _, err := f.ReadAt(rbuf, off); err != nil {
-						b.Fatal(err)
-					}
-				}
+		{"none", func() func() uint64 { return func() uint64 { return 0 } }},
+		{"unrelated", countFrames(host.Interface("vmk0"))},
+		{"count", countFrames(host.Interface("vmk1"))},
+		{"ring", func() func() uint64 {
+			r := capture.NewRing(capture.Options{Memory: &mem})
+			stop := host.Interface("vmk1").Capture(func(p fabric.Packet) { r.Add(p.Time, p.Data, p.Len) })
+			return func() uint64 {
+				host.Network().SyncCaptures()
+				stop()
+				r.Close()
+				n := r.Stats().Seen
+				r.Release()
+				return n
 			}
-			per := b.Elapsed() / time.Duration(b.N)
-			if c.name == "none" {
-				baseline = per
-			} else if baseline > 0 {
-				b.ReportMetric(float64(per)/float64(baseline), "x_none")
-			}
-			b.ReportMetric(float64(frames())/float64(b.N), "frames/op")
-		})
+		}},
 	}
-}
-
-// benchRing keeps frames as harness/capture.go's ring does: each copied
-// (Packet.Data is valid only during the callback) into 1 MiB chunks carved
-// one after the other, its place appended under a lock, the oldest dropped
-// beyond max bytes with the chunks they leave empty.
-type benchRing struct {
-	mu       sync.Mutex
-	ring     []benchFrame
-	head     int
-	slabs    [][]byte
-	slabBase int
-	free     [][]byte // dropped chunks, for the next ones
-	bytes    int
-	max      int
-	seen     uint64
-}
-
-type benchFrame struct {
-	sec       int64
-	nsec      int32
-	n, off    int32
-	slab, len int
-}
-
-func (r *benchRing) add(p fabric.Packet) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.seen++
-	last := len(r.slabs) - 1
-	if last < 0 || cap(r.slabs[last])-len(r.slabs[last]) < len(p.Data) {
-		var c []byte
-		if n := len(r.free); n > 0 && cap(r.free[n-1]) >= len(p.Data) {
-			c, r.free = r.free[n-1][:0], r.free[:n-1]
-		} else {
-			c = make([]byte, 0, max(1<<20, len(p.Data)))
+	times := make([][]time.Duration, len(cases))
+	frames := make([]uint64, len(cases))
+	b.SetBytes(int64(len(cases)) * 2 * total)
+	for k := 0; b.Loop(); k++ {
+		for x := range cases {
+			// Each iteration starts with another case: none is not
+			// always the one that follows the ring's release.
+			i := (x + k) % len(cases)
+			c := cases[i]
+			b.StopTimer()
+			runtime.GC()
+			b.StartTimer()
+			stop := c.start()
+			t0 := time.Now()
+			transfer()
+			times[i] = append(times[i], time.Since(t0))
+			b.StopTimer()
+			frames[i] += stop()
+			b.StartTimer()
 		}
-		r.slabs = append(r.slabs, c)
-		last++
 	}
-	off := len(r.slabs[last])
-	r.slabs[last] = append(r.slabs[last], p.Data...)
-	r.ring = append(r.ring, benchFrame{sec: p.Time.Unix(), nsec: int32(p.Time.Nanosecond()),
-		n: int32(len(p.Data)), off: int32(off), slab: r.slabBase + last, len: p.Len})
-	r.bytes += len(p.Data)
-	for r.head < len(r.ring) && r.bytes > r.max {
-		r.bytes -= int(r.ring[r.head].n)
-		r.head++
-	}
-	keep := r.slabBase + len(r.slabs) - 1
-	if r.head < len(r.ring) {
-		keep = r.ring[r.head].slab
-	}
-	for r.slabBase < keep {
-		if len(r.free) < 2 {
-			r.free = append(r.free, r.slabs[0])
+	base := median(times[0])
+	for i, c := range cases {
+		m := median(times[i])
+		b.ReportMetric(float64(m)/1e6, c.name+"-ms")
+		if i > 0 {
+			b.ReportMetric(float64(m)/float64(base), c.name+"-x")
 		}
-		r.slabs[0] = nil
-		r.slabs = r.slabs[1:]
-		r.slabBase++
 	}
-	if r.head > len(r.ring)/2 {
-		r.ring = append(r.ring[:0], r.ring[r.head:]...)
-		r.head = 0
+	// The first ring's memory was new to the process (Memory had none to
+	// give): its transfer paid for the page faults.
+	ring := len(cases) - 1
+	b.ReportMetric(float64(times[ring][0])/float64(base), "ring-first-x")
+	b.ReportMetric(float64(frames[ring])/float64(len(times[0])), "frames/transfer")
+	for i := 1; i < len(cases)-1; i++ {
+		if c := cases[i]; c.name == "count" && frames[i] != frames[len(cases)-1] {
+			b.Fatalf("the counting capture saw %d frames, the ring %d: not the same traffic", frames[i], frames[len(cases)-1])
+		}
 	}
 }
 
-func (r *benchRing) count() uint64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.seen
+// countFrames is a capture on iface that only counts what it sees.
+func countFrames(iface *fabric.Interface) func() func() uint64 {
+	return func() func() uint64 {
+		var n atomic.Uint64
+		stop := iface.Capture(func(fabric.Packet) { n.Add(1) })
+		return func() uint64 {
+			iface.Node().Network().SyncCaptures()
+			stop()
+			return n.Load()
+		}
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
