@@ -241,14 +241,36 @@ func build(topo *topology.Topology, o Options, p placement) (lab *Lab, err error
 			return nil, err
 		}
 	}
+	// The hosts' vmknics and routes are re-evaluated against the open
+	// flows once, at the end, rather than after each change: each of them
+	// re-runs every flow's route lookup, which made a lab's start grow
+	// with the square of its size (the mounts of earlier hosts are flows).
+	var herr error
+	l.Net.Batch(func() { herr = l.startHosts(topo, o, p) })
+	if herr != nil {
+		return nil, herr
+	}
+	if o.Genesis != nil {
+		if err := l.startGenesis(o.Genesis); err != nil {
+			return nil, err
+		}
+	}
+	l.scheduleFaults()
+	l.Started = time.Since(t0)
+	return l, nil
+}
+
+// startHosts starts the hosts this process runs (and places the others),
+// each mounting its datastores.
+func (l *Lab) startHosts(topo *topology.Topology, o Options, p placement) error {
 	for idx, th := range topo.Hosts {
 		vc, err := vmkernelConfig(th)
 		if err != nil {
-			return nil, fmt.Errorf("host %s: %w", th.Name, err)
+			return fmt.Errorf("host %s: %w", th.Name, err)
 		}
 		if !p.runs(th.Name) {
 			if err := l.placeHost(th.Name, vc); err != nil {
-				return nil, err
+				return err
 			}
 			continue
 		}
@@ -277,14 +299,14 @@ func build(topo *topology.Topology, o Options, p placement) (lab *Lab, err error
 			OnEvent:      o.OnEvent,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("host %s: %w", th.Name, err)
+			return fmt.Errorf("host %s: %w", th.Name, err)
 		}
 		l.Hosts = append(l.Hosts, h)
 		l.hostTopo = append(l.hostTopo, th)
 		h.Datastores().Subscribe(func(e datastore.Event) { l.Events.Add(datastoreEvent(e)) })
 		h.VMkernel().Subscribe(func(c vmkernel.Change) { l.Events.Add(changeEvent(c)) })
 		if err := h.Start(); err != nil {
-			return nil, fmt.Errorf("host %s: ssh: %w", th.Name, err)
+			return fmt.Errorf("host %s: ssh: %w", th.Name, err)
 		}
 		if p.self == "" {
 			l.mountDatastores(h, th, o)
@@ -294,14 +316,7 @@ func build(topo *topology.Topology, o Options, p placement) (lab *Lab, err error
 			l.mountWhenReachable(h, th, o)
 		}
 	}
-	if o.Genesis != nil {
-		if err := l.startGenesis(o.Genesis); err != nil {
-			return nil, err
-		}
-	}
-	l.scheduleFaults()
-	l.Started = time.Since(t0)
-	return l, nil
+	return nil
 }
 
 // hookEvents routes every node's events into the lab's log, then to the
