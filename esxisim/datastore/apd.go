@@ -38,6 +38,9 @@ func (d *Datastore) heartbeatLoop(t clockwork.Ticker) {
 			// Heartbeats may overlap (a 30 s timeout, a 12 s period):
 			// each runs on its own.
 			d.wg.Add(1)
+			d.mu.Lock()
+			d.hbLive++
+			d.mu.Unlock()
 			go d.heartbeat()
 		case <-d.done:
 			return
@@ -47,6 +50,11 @@ func (d *Datastore) heartbeatLoop(t clockwork.Ticker) {
 
 func (d *Datastore) heartbeat() {
 	defer d.wg.Done()
+	defer func() {
+		d.mu.Lock()
+		d.hbLive--
+		d.mu.Unlock()
+	}()
 	d.mu.Lock()
 	d.hbSeq++
 	seq := d.hbSeq
@@ -143,4 +151,12 @@ func (d *Datastore) apdTimeout() {
 	d.mu.Unlock()
 	cancel(errAPDTimedOut)
 	d.emit(EventAPDTimeout, nil)
+}
+
+// heartbeatsLive is how many heartbeats are under way: a test driving the
+// fake clock waits for none before it moves time past their timeouts.
+func (d *Datastore) heartbeatsLive() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.hbLive
 }

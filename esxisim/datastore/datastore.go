@@ -73,6 +73,7 @@ type Datastore struct {
 	closed     bool
 	failures   int    // consecutive failed heartbeats
 	hbSeq      uint64 // heartbeats sent
+	hbLive     int    // heartbeats under way (spawned, not yet done)
 	okSeq      uint64 // hbSeq at the last answer
 	apdSince   time.Time
 	apdTimer   clockwork.Timer
