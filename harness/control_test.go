@@ -88,19 +88,9 @@ func TestActionsAndWaiters(t *testing.T) {
 	assert.ErrorContains(t, lab.DeleteRoute("a", "", "192.168.5.2/32", ""), "no static route to 192.168.5.2/32")
 
 	// A CVM powered off, waited for by state and by event.
-	evDone := make(chan error, 1)
-	ready := make(chan struct{})
-	go func() {
-		c, err := lab.ParseCondition("event power.off on b")
-		if err != nil {
-			evDone <- err
-			return
-		}
-		close(ready)
-		evDone <- lab.WaitCondition(ctx, c)
-	}()
-	<-ready
+	powerOff := waitEvent(t, lab, "event power.off on b")
 	require.NoError(t, lab.PowerOff("b"))
+	powerOff()
 	require.NoError(t, lab.Wait(ctx, "cvm b power off"))
 	c, _ := lab.CVMView("b")
 	assert.Equal(t, "off", c.Power)

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,21 +20,33 @@ func dialHost(lab *Lab, host string) (*gossh.Client, error) {
 	})
 }
 
-// waitEvent waits for the next event of a kind on a node, from now on.
+// waitEvent waits for the next event of a kind on a node, from now on: it
+// subscribes before it returns, so that an event the caller causes next is
+// not missed (a goroutine subscribing later could be beaten to it).
 func waitEvent(t *testing.T, lab *Lab, cond string) (wait func()) {
 	t.Helper()
 	c, err := lab.ParseCondition(cond)
 	require.NoError(t, err)
-	done := make(chan error, 1)
-	ready := make(chan struct{})
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	require.NotNil(t, c.matches, "%q is not an event condition", cond)
+	hit := make(chan struct{})
+	var once sync.Once
+	cancel := lab.Events.Subscribe(func(e Event) {
+		if c.matches(e) {
+			once.Do(func() { close(hit) })
+		}
+	})
+	t.Cleanup(cancel)
+	return func() {
+		t.Helper()
 		defer cancel()
-		close(ready)
-		done <- lab.WaitCondition(ctx, c)
-	}()
-	<-ready
-	return func() { t.Helper(); require.NoError(t, <-done, cond) }
+		ctx, stop := context.WithTimeout(context.Background(), 20*time.Second)
+		defer stop()
+		select {
+		case <-hit:
+		case <-ctx.Done():
+			t.Fatalf("%s: %v", cond, ctx.Err())
+		}
+	}
 }
 
 // SSH faults act on what a real SSH client sees, and a counted one leaves
