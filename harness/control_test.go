@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,6 +112,32 @@ func TestActionsAndWaiters(t *testing.T) {
 	}
 	assert.Contains(t, kinds, "operator.route-add")
 	assert.Contains(t, kinds, "operator.route-delete")
+}
+
+// An event condition's NODE: a name is that node; a letter or number is the
+// host and its CVM alike, as the events API filters.
+func TestEventConditionNodes(t *testing.T) {
+	lab := Start(t, Default(), WithFakeClock(), WithoutWorkload())
+	hostB, cvmB := lab.Hosts[1].VMkernel().Node().Name(), lab.CVMs[1].Node().Name()
+	for _, tc := range []struct {
+		cond string
+		e    Event
+		want bool
+	}{
+		{"event power.off on b", Event{Kind: "power.off", Node: cvmB}, true},
+		{"event power.off on 2", Event{Kind: "power.off", Node: cvmB}, true},
+		{"event route.add on b", Event{Kind: "route.add", Node: hostB}, true},
+		{"event route.add on " + strings.ToLower(hostB), Event{Kind: "route.add", Node: hostB}, true},
+		{"event route.add on " + hostB, Event{Kind: "route.add", Node: cvmB}, false},
+		{"event power.off on " + cvmB, Event{Kind: "power.off", Node: cvmB}, true},
+		{"event power.off on a", Event{Kind: "power.off", Node: cvmB}, false},
+		{"event power.off on b", Event{Kind: "power.on", Node: cvmB}, false},
+		{"event power.off", Event{Kind: "power.off", Node: cvmB}, true},
+	} {
+		c, err := lab.ParseCondition(tc.cond)
+		require.NoError(t, err, tc.cond)
+		assert.Equal(t, tc.want, c.matches(tc.e), "%s: %+v", tc.cond, tc.e)
+	}
 }
 
 func TestBadConditions(t *testing.T) {

@@ -23,8 +23,9 @@ import (
 //	cvm REF ready
 //	event KIND [on NODE]      (an event after the wait began)
 //
-// REF is a name, a letter (a = first) or a number (1 = first). NETWORK is
-// a CIDR or an address (a /32).
+// REF is a name, a letter (a = first) or a number (1 = first). NODE is a
+// name, or a letter or number for a host and its CVM alike (as the events
+// API's node filter). NETWORK is a CIDR or an address (a /32).
 
 // ConditionError is a condition that does not parse or names nothing.
 type ConditionError struct {
@@ -64,20 +65,26 @@ func (l *Lab) ParseCondition(cond string) (*Condition, error) {
 	switch f[0] {
 	case "event":
 		kind := f[1]
-		node := ""
+		// NODE is a name, or a letter or number that names a host and
+		// its CVM alike, as the events API's node filter takes it: "event
+		// power.off on b" is CVM B's (only CVMs power off), "event
+		// route.add on b" host B's.
+		var nodes map[string]bool
 		switch {
 		case len(f) == 4 && f[2] == "on":
-			node = f[3]
-			if n, err := l.ResolveHost(node); err == nil {
-				node = n
-			} else if n, err := l.ResolveCVM(node); err == nil {
-				node = n
+			ref := f[3]
+			nodes = map[string]bool{strings.ToLower(ref): true}
+			if n, err := l.ResolveHost(ref); err == nil {
+				nodes[strings.ToLower(n)] = true
+			}
+			if n, err := l.ResolveCVM(ref); err == nil {
+				nodes[strings.ToLower(n)] = true
 			}
 		case len(f) != 2:
 			return bad("want: event KIND [on NODE]")
 		}
 		c.matches = func(e Event) bool {
-			return e.Kind == kind && (node == "" || strings.EqualFold(e.Node, node))
+			return e.Kind == kind && (nodes == nil || nodes[strings.ToLower(e.Node)])
 		}
 		return c, nil
 	case "host":

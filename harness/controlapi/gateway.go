@@ -1346,23 +1346,19 @@ func (g *Gateway) wait(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// eventMatcher parses "event KIND [on NODE]" against the topology.
+// eventMatcher parses "event KIND [on NODE]" against the topology; NODE
+// is taken as the events filter takes it (a letter: the host and its CVM),
+// as harness.Lab's waiters do.
 func (g *Gateway) eventMatcher(f []string) (func(harness.Event) bool, error) {
-	kind, node := f[1], ""
+	kind, ref := f[1], ""
 	switch {
 	case len(f) == 4 && f[2] == "on":
-		node = f[3]
-		if n, err := g.resolve("host", node); err == nil {
-			node = n
-		} else if n, err := g.resolve("cvm", node); err == nil {
-			node = n
-		}
+		ref = f[3]
 	case len(f) != 2:
 		return nil, errors.New("want: event KIND [on NODE]")
 	}
-	return func(e harness.Event) bool {
-		return e.Kind == kind && (node == "" || strings.EqualFold(e.Node, node))
-	}, nil
+	onNode := g.matcher(EventQuery{Node: ref})
+	return func(e harness.Event) bool { return e.Kind == kind && onNode(e) }, nil
 }
 
 func (g *Gateway) waitEvent(ctx context.Context, match func(harness.Event) bool) error {
