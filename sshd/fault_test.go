@@ -456,6 +456,18 @@ func TestFaultHangOpenSSH(t *testing.T) {
 	eventually(t, func() bool { return hits() == 2 }, "the second hangs")
 	require.NoError(t, killed.Process.Kill())
 	_ = killed.Wait()
+	// Removing the fault before the server has seen the killed client go
+	// would release its command too: it would run, unseen, as a command
+	// whose client died unnoticed does.
+	eventually(t, func() bool {
+		n := 0
+		for _, e := range ev.all() {
+			if e.Kind == EventLogout {
+				n++
+			}
+		}
+		return n == 1
+	}, "the server saw the killed client go")
 
 	remove()
 	require.NoError(t, cmd.Wait())
