@@ -83,10 +83,8 @@ func TestConformGenesisExternal(t *testing.T) {
 			continue
 		}
 		var why []string
-		for _, c := range s.Checks {
-			if !c.Passed && !c.Skipped {
-				why = append(why, c.Name+": "+c.Reason)
-			}
+		for _, c := range s.FailedChecks() {
+			why = append(why, c.Name+": "+c.Reason)
 		}
 		t.Errorf("scenario %s failed: %s %s", s.Name, s.Error, strings.Join(why, "; "))
 	}

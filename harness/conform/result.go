@@ -64,6 +64,18 @@ type ScenarioResult struct {
 	Skipped bool `json:"skipped,omitempty"`
 }
 
+// FailedChecks are the criteria the scenario failed, in order (a skipped
+// one counts as passed).
+func (s *ScenarioResult) FailedChecks() []Check {
+	var out []Check
+	for _, c := range s.Checks {
+		if !c.Passed && !c.Skipped {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // Check is one graded criterion of a scenario.
 type Check struct {
 	// Name is one of the Check* constants.

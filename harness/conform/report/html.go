@@ -118,7 +118,7 @@ func newScenarioView(s *conform.ScenarioResult, th conform.Thresholds, colours *
 		Duration:      duration(s.DurationMS),
 		DetectionOver: th.MaxDetectionMS > 0 && s.DetectionMS > th.MaxDetectionMS,
 		OutageOver:    th.MaxOutageMS > 0 && s.OutageMS > th.MaxOutageMS,
-		Failed:        len(failedChecks(s)),
+		Failed:        len(s.FailedChecks()),
 	}
 	switch {
 	case s.Skipped:

@@ -104,7 +104,7 @@ func JUnit(w io.Writer, r *conform.Report) error {
 			Time:      seconds(s.DurationMS),
 			SystemOut: &junitText{xmlSafe(systemOut(&s))},
 		}
-		failed := failedChecks(&s)
+		failed := s.FailedChecks()
 		var body strings.Builder
 		for _, ch := range failed {
 			fmt.Fprintf(&body, "%s: %s\n", ch.Name, ch.Reason)
@@ -148,18 +148,6 @@ func JUnit(w io.Writer, r *conform.Report) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
-}
-
-// failedChecks are the checks that failed, in order (a skipped check
-// counts as passed).
-func failedChecks(s *conform.ScenarioResult) []conform.Check {
-	var out []conform.Check
-	for _, c := range s.Checks {
-		if !c.Passed && !c.Skipped {
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // xmlSafe replaces what XML 1.0 cannot carry at all (control characters

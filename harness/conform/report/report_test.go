@@ -316,7 +316,7 @@ for c in suite.findall("testcase"):
 	var want string
 	for _, s := range fixture().Scenarios {
 		outcome := "ok"
-		if f := failedChecks(&s); len(f) > 0 {
+		if f := s.FailedChecks(); len(f) > 0 {
 			outcome = f[0].Name
 		}
 		lines := strings.Count(systemOut(&s), "\n")
