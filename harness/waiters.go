@@ -64,28 +64,15 @@ func (l *Lab) ParseCondition(cond string) (*Condition, error) {
 	c := &Condition{text: strings.Join(f, " ")}
 	switch f[0] {
 	case "event":
-		kind := f[1]
-		// NODE is a name, or a letter or number that names a host and
-		// its CVM alike, as the events API's node filter takes it: "event
-		// power.off on b" is CVM B's (only CVMs power off), "event
-		// route.add on b" host B's.
-		var nodes map[string]bool
+		kind, ref := f[1], ""
 		switch {
 		case len(f) == 4 && f[2] == "on":
-			ref := f[3]
-			nodes = map[string]bool{strings.ToLower(ref): true}
-			if n, err := l.ResolveHost(ref); err == nil {
-				nodes[strings.ToLower(n)] = true
-			}
-			if n, err := l.ResolveCVM(ref); err == nil {
-				nodes[strings.ToLower(n)] = true
-			}
+			ref = f[3]
 		case len(f) != 2:
 			return bad("want: event KIND [on NODE]")
 		}
-		c.matches = func(e Event) bool {
-			return e.Kind == kind && (nodes == nil || nodes[strings.ToLower(e.Node)])
-		}
+		on := l.EventOn(ref)
+		c.matches = func(e Event) bool { return e.Kind == kind && on(e) }
 		return c, nil
 	case "host":
 		h, name, err := l.resolveHost(f[1])
@@ -172,6 +159,25 @@ func (l *Lab) ParseCondition(cond string) (*Condition, error) {
 		return c, nil
 	}
 	return bad("want one of: %s", ConditionHelp)
+}
+
+// EventOn returns whether an event happened on the node ref names: a name
+// is that node; a letter or number names a host and its CVM alike, so that
+// "power.off on b" is CVM B's (only CVMs power off) and "route.add on b"
+// host B's. "" is every node. Event conditions and the events API's node
+// filter take NODE so.
+func (l *Lab) EventOn(ref string) func(Event) bool {
+	if ref == "" {
+		return func(Event) bool { return true }
+	}
+	nodes := map[string]bool{strings.ToLower(ref): true}
+	if n, err := l.ResolveHost(ref); err == nil {
+		nodes[strings.ToLower(n)] = true
+	}
+	if n, err := l.ResolveCVM(ref); err == nil {
+		nodes[strings.ToLower(n)] = true
+	}
+	return func(e Event) bool { return nodes[strings.ToLower(e.Node)] }
 }
 
 // hasRoute reports whether a host's defaultTcpipStack has a static route

@@ -491,21 +491,12 @@ func (s *Server) query(r *http.Request) (EventQuery, error) {
 
 // matcher returns the filter for q.
 func (s *Server) matcher(q EventQuery) func(harness.Event) bool {
-	nodes := map[string]bool{}
-	if q.Node != "" {
-		nodes[strings.ToLower(q.Node)] = true
-		if n, err := s.lab.ResolveHost(q.Node); err == nil {
-			nodes[strings.ToLower(n)] = true
-		}
-		if n, err := s.lab.ResolveCVM(q.Node); err == nil {
-			nodes[strings.ToLower(n)] = true
-		}
-	}
+	on := s.lab.EventOn(q.Node)
 	return func(e harness.Event) bool {
 		if q.Kind != "" && e.Kind != q.Kind && !strings.HasPrefix(e.Kind, q.Kind+".") {
 			return false
 		}
-		return q.Node == "" || nodes[strings.ToLower(e.Node)]
+		return on(e)
 	}
 }
 
