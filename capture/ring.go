@@ -103,9 +103,6 @@ func NewRing(o Options) *Ring {
 	return &Ring{opts: o, size: int(min(chunkSize, max(o.MaxBytes, 4<<10)))}
 }
 
-// Options are the ring's bounds, defaults filled in.
-func (r *Ring) Options() Options { return r.opts }
-
 // Add keeps a copy of a frame seen at t whose length on the wire was wire
 // (len(data) when 0). data is not retained. After Close it does nothing.
 func (r *Ring) Add(t time.Time, data []byte, wire int) {

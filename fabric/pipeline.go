@@ -151,6 +151,17 @@ func (nw *Network) pump() {
 	}
 }
 
+// segPlan is a segment a write sends: by end from along hs, its frames
+// size bytes for all the hops.
+type segPlan struct {
+	from     int
+	hs       []hop
+	seq, ack uint32
+	flags    int
+	payload  []byte
+	size     int
+}
+
 // build makes a write's frames: segments of at most the MSS, PSH on the
 // last, and the receiver's ACKs, into the pipeline's scratch.
 func (p *pipeline) build(j *capJob) []delivery {
@@ -163,18 +174,18 @@ func (p *pipeline) build(j *capJob) []delivery {
 		if end == len(b) {
 			flags |= flagPSH
 		}
-		plans = append(plans, segPlan{from, j.seq + uint32(off), j.ack, flags, b[off:end]})
+		pl := segPlan{from, j.fwd, j.seq + uint32(off), j.ack, flags, b[off:end], 0}
+		pl.size = tcpFrameLen(pl.flags, len(pl.payload)) * len(pl.hs)
+		plans = append(plans, pl)
 		if j.acks && (n%ackEvery == 0 || end == len(b)) {
-			plans = append(plans, segPlan{to, j.ack, j.seq + uint32(end), flagACK, nil})
+			pl := segPlan{to, j.rev, j.ack, j.seq + uint32(end), flagACK, nil, 0}
+			pl.size = tcpFrameLen(pl.flags, 0) * len(pl.hs)
+			plans = append(plans, pl)
 		}
 	}
 	size := 0
 	for _, pl := range plans {
-		hs := j.fwd
-		if pl.from != from {
-			hs = j.rev
-		}
-		size += tcpFrameLen(pl.flags, len(pl.payload)) * len(hs)
+		size += pl.size
 	}
 	if cap(p.buf) < size {
 		p.buf = make([]byte, size)
@@ -182,13 +193,8 @@ func (p *pipeline) build(j *capJob) []delivery {
 	buf := p.buf[:size]
 	ds := p.ds[:0]
 	for _, pl := range plans {
-		hs := j.fwd
-		if pl.from != from {
-			hs = j.rev
-		}
-		n := tcpFrameLen(pl.flags, len(pl.payload)) * len(hs)
-		ds = w.segment(ds, buf[:n:n], pl.from, hs, w.node[pl.from], pl.seq, pl.ack, pl.flags, pl.payload)
-		buf = buf[n:]
+		ds = w.segment(ds, buf[:pl.size:pl.size], pl.from, pl.hs, w.node[pl.from], pl.seq, pl.ack, pl.flags, pl.payload)
+		buf = buf[pl.size:]
 	}
 	clear(plans)
 	p.plans = plans[:0]

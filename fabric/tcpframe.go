@@ -178,11 +178,3 @@ func csumFold(c uint64) uint16 {
 	c = (c >> 16) + (c & 0xffff)
 	return uint16(c)
 }
-
-// segPlan is a segment a write sends.
-type segPlan struct {
-	from     int
-	seq, ack uint32
-	flags    int
-	payload  []byte
-}
