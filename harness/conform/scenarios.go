@@ -151,11 +151,16 @@ func cvmPowerOn(s *S) {
 	s.Budget(a.Host, 2)
 	s.Forwarded(off, a.CVM.Name+" powered off", a.Host)
 	powerOn(s, a.CVM)
-	up := s.Healthy(a.CVM, s.BootTime())
-	s.mark(up, a.CVM.Name+" fully initialised")
-	// Seed 001 waits 30 s of healthy Stargate before it switches back.
+	backLocal(s, a)
+}
+
+// backLocal waits for n's CVM to be fully initialised again and expects
+// n's host back on it, after seed 001's 30 s of healthy Stargate.
+func backLocal(s *S, n node) {
+	up := s.Healthy(n.CVM, s.BootTime())
+	s.mark(up, n.CVM.Name+" fully initialised")
 	s.Extra(s.Emulated(genesisStable))
-	s.Local(up, a.CVM.Name+" was fully initialised again", a.Host)
+	s.Local(up, n.CVM.Name+" was fully initialised again", n.Host)
 }
 
 // (f) The CVM the host was sent to fails as well.

@@ -45,10 +45,7 @@ func cvmFlapping(s *S) {
 	powerOff(s, a.CVM)
 	s.Pause(10 * time.Second)
 	powerOn(s, a.CVM)
-	up := s.Healthy(a.CVM, s.BootTime())
-	s.mark(up, a.CVM.Name+" fully initialised")
-	s.Extra(s.Emulated(genesisStable))
-	s.Local(up, a.CVM.Name+" was fully initialised again", a.Host)
+	backLocal(s, a)
 }
 
 // (i) Two failures: both hosts go to the one CVM left.
